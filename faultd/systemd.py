@@ -229,6 +229,9 @@ def listen_fds(*, unset_environment: bool = True) -> list[socket.socket]:
     """
     if _sd_daemon is not None:
         fds = [int(fd) for fd in _sd_daemon.listen_fds(unset_environment)]
+        if unset_environment:  # libsystemd unsets the C environment, not os.environ
+            for key in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+                os.environ.pop(key, None)
     else:
         fds = _fallback_listen_fds(unset_environment)
     sockets: list[socket.socket] = []
