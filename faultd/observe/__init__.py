@@ -1,1 +1,1 @@
-"""TBD"""
+"""Observability: metrics, health and debug endpoints, loop lag, logging."""

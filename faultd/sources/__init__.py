@@ -1,1 +1,1 @@
-"""TBD"""
+"""Network sources: sockets in, canonical events out to the intake."""

@@ -1,0 +1,71 @@
+# faultd — the two commands a newcomer needs are `make run` and `make test`.
+# Both set up everything first: Debian packages the tests use (as root, via apt)
+# and the project virtualenv in .venv.
+
+PYTHON   ?= python3
+VENV     := .venv
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.installed
+SYSSTAMP := $(VENV)/.system-deps
+CONFIG   ?= etc/faultd.yaml
+PYTEST_ARGS ?=
+
+# Debian packages: net-snmp clients and snmptrapd (tests and bench peer),
+# util-linux logger, systemd-analyze, build headers for systemd-python,
+# promtool (alert rules check), rsyslog (bench peer).
+APT_PACKAGES := snmp snmptrapd bsdutils systemd libsystemd-dev pkg-config gcc \
+                python3-dev python3-venv prometheus rsyslog lintian iproute2
+
+.PHONY: all run test lint unit bench fuzz soak deps system-deps clean deb rpm
+
+all: test
+
+system-deps: $(SYSSTAMP)
+$(SYSSTAMP):
+	@mkdir -p $(VENV)
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "apt: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "missing Debian packages:$$missing (run as root, or: sudo apt-get install$$missing)"; \
+	  fi; \
+	fi
+	@touch $@
+
+deps: $(STAMP)
+$(STAMP): pyproject.toml | $(SYSSTAMP)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev,systemd]'
+	@touch $@
+
+run: deps
+	@mkdir -p var/faultd
+	@echo "faultd: config $(CONFIG), state in ./var/faultd, batches -> var/faultd/sink/batches.jsonl"
+	FAULTD_STATE_DIRECTORY=$(CURDIR)/var/faultd $(BIN)/faultd run --config $(CONFIG)
+
+lint: deps
+	$(BIN)/ruff check faultd tests bench
+	$(BIN)/mypy faultd
+
+unit: deps
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+test: deps lint
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+bench: deps
+	$(BIN)/python bench/run_all.py
+
+fuzz: deps
+	FAULTD_FUZZ_SECONDS=$${FAULTD_FUZZ_SECONDS:-300} $(BIN)/pytest -q tests/fuzz -p no:cacheprovider
+
+soak: deps
+	FAULTD_SOAK=1 $(BIN)/pytest -q tests/reliability -m "slow or not slow"
+
+clean:
+	rm -rf $(VENV) var build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,7 @@
+"""`python -m faultd` runs the command line."""
+
+import sys
+
+from faultd.cli import main
+
+sys.exit(main())

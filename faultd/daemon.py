@@ -1,0 +1,391 @@
+"""The daemon: wires the stages together and owns startup, reload and shutdown.
+
+startup  - state directory, spill store, sink, dispatcher, accumulator, intake,
+           sources (inherited systemd sockets or freshly bound), metrics
+           listener, then READY=1.
+reload   - SIGHUP: load and validate the file; a bad file is refused with logged
+           errors and the running config stays.  Windows, tiers, endpoint, rate
+           limits, aliases and parsers apply live; listeners rebind only if their
+           address changed.
+shutdown - SIGTERM/SIGINT: stop receiving, flush every window (trigger
+           `shutdown`), deliver within dispatch.shutdown_timeout_seconds, spill
+           the rest, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from faultd import __version__, systemd
+from faultd.accumulator import Accumulator
+from faultd.clock import LoopClock
+from faultd.config import Config, ConfigError, changed_sections, load_config, parse_hostport
+from faultd.config_secrets import secret_file_warnings
+from faultd.dispatch.dispatcher import Dispatcher
+from faultd.dispatch.sinks import FileSink, HttpSink, Sink
+from faultd.intake import Intake
+from faultd.observe.http import ObservabilityServer
+from faultd.observe.logsetup import setup_logging
+from faultd.observe.looplag import probe_loop_lag
+from faultd.observe.metrics import Metrics
+from faultd.observe.tasks import dump_tasks
+from faultd.overflow import OverflowSpiller
+from faultd.sources.syslog import SyslogIngest
+from faultd.sources.udp import DatagramSource, bind_udp, open_datagram_source
+from faultd.spill.memory import MemoryMonitor
+from faultd.spill.store import SpillStore
+
+if TYPE_CHECKING:
+    from faultd.sources.syslog_tcp import SyslogTcpServer
+
+log = logging.getLogger("faultd")
+
+MEMORY_CHECK_SECONDS = 0.1
+GAUGE_REFRESH_SECONDS = 1.0
+
+
+def build_sink(config: Config) -> Sink:
+    if config.dispatch.endpoint:
+        return HttpSink(config.dispatch)
+    return FileSink(Path(config.state_directory) / "sink" / "batches.jsonl")
+
+
+class Daemon:
+    def __init__(self, config_path: Path, config: Config) -> None:
+        self.config_path = config_path
+        self.config = config
+        self.metrics = Metrics()
+        self.notifier = systemd.Notifier()
+        self.stop_event = asyncio.Event()
+        self.ready = False
+        self.generation = 1
+        self._inherited = systemd.listen_fds()
+        self._udp: dict[str, tuple[str, DatagramSource]] = {}  # name -> (listen, protocol)
+        self._tcp: SyslogTcpServer | None = None  # imported when tcp_listen is set
+        self._tcp_listen: str | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._memory_high = False
+        self._reloading = False
+
+    # -- startup -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        config = self.config
+        self.loop = asyncio.get_running_loop()
+        self.clock = LoopClock(self.loop)
+        state = Path(config.state_directory)
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for warning in secret_file_warnings(self.config_path):
+            log.warning("%s", warning)
+        self.metrics.build_info.info({"version": __version__})
+        self.metrics.config_generation.set(self.generation)
+
+        self.spill = SpillStore(
+            config.spill_directory, fsync=config.spill.fsync,
+            segment_max_bytes=config.spill.segment_max_bytes, max_bytes=config.spill.max_bytes)
+        self.memory = MemoryMonitor(
+            watermark=config.spill.memory_high_watermark,
+            limit_bytes=config.spill.memory_limit_bytes)
+        self.dispatcher = Dispatcher(
+            config.dispatch, sink=build_sink(config), spill=self.spill, metrics=self.metrics,
+            now=self.clock.monotonic, wall=self.clock.wall,
+            memory_pressure=lambda: self._memory_high)
+        self.overflow = OverflowSpiller(
+            self.spill.append, clock=self.clock, metrics=self.metrics,
+            collector=config.collector_name)
+        self.accumulator = Accumulator(
+            config.accumulator, clock=self.clock, emit=self.dispatcher.submit,
+            metrics=self.metrics, collector=config.collector_name,
+            overflow=self.overflow.offer if config.accumulator.overflow == "spill" else None)
+        self.intake = Intake(self.accumulator, self.metrics, config.node_aliases)
+        self.dispatcher.start()
+
+        self.syslog = SyslogIngest(config.syslog, self.intake, self.metrics)
+        self.snmp = self._build_snmp(config)
+        await self._open_sources(config)
+
+        self.observer = ObservabilityServer(
+            self.metrics, is_ready=lambda: self.ready,
+            debug_enabled=config.metrics.debug_endpoints)
+        if config.metrics.listen:
+            await self.observer.start(config.metrics.listen)
+
+        self._install_signals()
+        for coro, name in (
+            (probe_loop_lag(self.metrics, self.stop_event), "loop-lag"),
+            (self._watch_memory(), "memory-watch"),
+            (self._refresh_gauges(), "gauges"),
+            (self.notifier.run(self.stop_event), "systemd-notify"),
+        ):
+            self._tasks.append(asyncio.create_task(coro, name=name))
+        self.notifier.set_status_provider(self._status_line)
+        self.ready = True
+        self.notifier.ready(self._status_line())
+        log.info("faultd %s ready: %s", __version__, ", ".join(
+            f"{name} on {listen}" for name, (listen, _) in self._udp.items()) or "no listeners")
+
+    def _build_snmp(self, config: Config) -> object | None:
+        if not config.snmp.listen:
+            return None
+        from faultd.sources.snmp import SnmpIngest, build_receiver
+
+        receiver = build_receiver(config.snmp, Path(config.state_directory))
+        return SnmpIngest(config.snmp, receiver, self.intake, self.metrics)
+
+    def _socket_for(self, listen: str, kind: int) -> socket.socket | None:
+        host, port = parse_hostport(listen)
+        return systemd.match_socket(self._inherited, host, port, kind)
+
+    async def _open_udp(self, name: str, listen: str, handler: object) -> None:
+        sock = self._socket_for(listen, socket.SOCK_DGRAM) or bind_udp(listen)
+        protocol = await open_datagram_source(name, sock, handler)  # type: ignore[arg-type]
+        self._udp[name] = (listen, protocol)
+
+    async def _open_sources(self, config: Config) -> None:
+        if config.syslog.listen:
+            await self._open_udp("syslog", config.syslog.listen, self.syslog.on_message)
+        if config.syslog.tcp_listen:
+            await self._open_tcp(config)
+        if self.snmp is not None and config.snmp.listen:
+            from faultd.sources.snmp import SnmpIngest
+
+            assert isinstance(self.snmp, SnmpIngest)
+            await self._open_udp("snmp", config.snmp.listen, self.snmp.on_datagram)
+            self.snmp.protocol = self._udp["snmp"][1]
+
+    async def _open_tcp(self, config: Config) -> None:
+        from faultd.sources.syslog_tcp import SyslogTcpServer, make_server_ssl_context
+
+        assert config.syslog.tcp_listen is not None
+        tls = config.syslog.tcp_tls
+        context = make_server_ssl_context(tls.cert_file, tls.key_file, tls.ca_file) if tls else None
+        server = SyslogTcpServer(
+            lambda data, addr: self.syslog.on_message(data, addr),
+            self.intake.has_capacity,
+            max_message_size=config.syslog.max_message_size,
+            idle_timeout=config.syslog.tcp_idle_timeout_seconds,
+            max_connections=config.syslog.tcp_max_connections,
+            ssl_context=context)
+        host, port = parse_hostport(config.syslog.tcp_listen)
+        inherited = self._socket_for(config.syslog.tcp_listen, socket.SOCK_STREAM)
+        await server.start(host, port, sock=inherited)
+        self._tcp, self._tcp_listen = server, config.syslog.tcp_listen
+
+    def bound_address(self, name: str) -> tuple[str, int]:
+        """The address a UDP source is bound to (tests listen on port 0)."""
+        protocol = self._udp[name][1]
+        assert protocol.transport is not None
+        address: tuple[str, int] = protocol.transport.get_extra_info("sockname")[:2]
+        return address
+
+    # -- periodic work -------------------------------------------------------------------
+
+    async def _watch_memory(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                fraction = self.memory.fraction()
+            except OSError:
+                fraction = 0.0
+            self.metrics.memory_fraction.set(fraction)
+            high = fraction >= self.config.spill.memory_high_watermark
+            if high and not self._memory_high:
+                log.warning("memory at %.0f%% of limit: spilling batches to disk", fraction * 100)
+                # Move what windows hold out of memory now; dispatcher spills it.
+                self._memory_high = True
+                self.accumulator.flush_all("size")
+            elif not high and self._memory_high:
+                log.info("memory back under the watermark (%.0f%%)", fraction * 100)
+                self._memory_high = False
+            await asyncio.sleep(MEMORY_CHECK_SECONDS)
+
+    async def _refresh_gauges(self) -> None:
+        while not self.stop_event.is_set():
+            stats = self.spill.stats()
+            self.metrics.spill_bytes.set(stats.bytes)
+            for lane, count in stats.segments.items():
+                self.metrics.spill_segments.labels(lane).set(count)
+            self.metrics.spill_oldest_age.set(stats.oldest_age or 0.0)
+            corrupt = stats.corrupt_records - self.metrics.spill_corrupt._value.get()
+            if corrupt > 0:
+                self.metrics.spill_corrupt.inc(corrupt)
+            await asyncio.sleep(GAUGE_REFRESH_SECONDS)
+
+    def _status_line(self) -> str:
+        pending = self.accumulator.pending_total()
+        spilled = self.spill.stats().records_pending
+        return (f"queued {pending} events, {self.dispatcher.pending_batches()} batches in "
+                f"flight, {spilled} spilled batches, loop lag {self.metrics.last_loop_lag:.3f}s")
+
+    # -- signals, reload -------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        loop = self.loop
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+        loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+        loop.add_signal_handler(signal.SIGUSR1, self._on_sigusr1)
+
+    def request_stop(self) -> None:
+        if not self.stop_event.is_set():
+            log.info("stop requested")
+            self.stop_event.set()
+
+    def _on_sighup(self) -> None:
+        if self._reloading:
+            log.warning("reload already in progress; SIGHUP ignored")
+            return
+        self._reloading = True
+        task = asyncio.create_task(self.reload(), name="reload")
+        task.add_done_callback(lambda _: setattr(self, "_reloading", False))
+
+    def _on_sigusr1(self) -> None:
+        log.warning("task dump requested (SIGUSR1):\n%s", dump_tasks(self.loop))
+
+    async def reload(self) -> bool:
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            for error in exc.errors:
+                log.error("reload refused, keeping the running config: %s", error)
+            self.metrics.config_reload_success.set(0)
+            return False
+        self.notifier.reloading()
+        try:
+            await self._apply(new)
+        except Exception:
+            log.exception("reload failed part-way; the running config stays for what was not "
+                          "applied")
+            self.metrics.config_reload_success.set(0)
+            self.notifier.ready(self._status_line())
+            return False
+        self.generation += 1
+        self.metrics.config_generation.set(self.generation)
+        self.metrics.config_reload_success.set(1)
+        self.notifier.ready(self._status_line())
+        log.info("config reloaded (generation %d)", self.generation)
+        return True
+
+    async def _apply(self, new: Config) -> None:
+        old = self.config
+        changed = changed_sections(old, new)
+        if "logging" in changed:
+            setup_logging(new.logging.level, new.logging.format)
+        self.accumulator.reconfigure(new.accumulator)
+        self.intake.aliases = {k.lower(): v.lower() for k, v in new.node_aliases.items()}
+        if "dispatch" in changed or "state_directory" in changed:
+            sink_changed = (
+                old.dispatch.endpoint != new.dispatch.endpoint
+                or old.dispatch.headers != new.dispatch.headers
+                or old.dispatch.tls != new.dispatch.tls
+                or old.dispatch.gzip != new.dispatch.gzip
+                or old.dispatch.timeout_seconds != new.dispatch.timeout_seconds
+                or old.state_directory != new.state_directory)
+            previous = self.dispatcher.reconfigure(
+                new.dispatch, build_sink(new) if sink_changed else None)
+            if previous is not None:
+                self._tasks.append(asyncio.create_task(previous.close(), name="close-old-sink"))
+        if "syslog" in changed:
+            self.syslog = SyslogIngest(new.syslog, self.intake, self.metrics)
+            await self._rebind("syslog", old.syslog.listen, new.syslog.listen,
+                               self.syslog.on_message)
+            if old.syslog.tcp_listen != new.syslog.tcp_listen or old.syslog.tcp_tls != new.syslog.tcp_tls:
+                if self._tcp is not None:
+                    await self._tcp.close()
+                    self._tcp = None
+                self.config = new
+                if new.syslog.tcp_listen:
+                    await self._open_tcp(new)
+        if "snmp" in changed or "state_directory" in changed:
+            snmp = self._build_snmp(new)
+            self.snmp = snmp
+            handler = getattr(snmp, "on_datagram", None)
+            await self._rebind("snmp", old.snmp.listen, new.snmp.listen, handler)
+            if snmp is not None and "snmp" in self._udp:
+                snmp.protocol = self._udp["snmp"][1]  # type: ignore[attr-defined]
+        if "metrics" in changed:
+            self.observer.debug_enabled = new.metrics.debug_endpoints
+            if old.metrics.listen != new.metrics.listen:
+                await self.observer.stop()
+                if new.metrics.listen:
+                    await self.observer.start(new.metrics.listen)
+        self.config = new
+
+    async def _rebind(self, name: str, old_listen: str | None, new_listen: str | None,
+                      handler: object) -> None:
+        current = self._udp.get(name)
+        if current is not None and old_listen == new_listen and handler is not None:
+            current[1].handler = handler  # type: ignore[assignment]
+            return
+        if current is not None:
+            assert current[1].transport is not None
+            current[1].transport.close()
+            del self._udp[name]
+        if new_listen and handler is not None:
+            await self._open_udp(name, new_listen, handler)
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        self.ready = False
+        self.notifier.stopping("flushing and delivering")
+        for _, protocol in self._udp.values():
+            if protocol.transport is not None:
+                protocol.transport.close()
+        if self._tcp is not None:
+            await self._tcp.close()
+        await asyncio.sleep(0)  # let transports finish closing
+        emitted = self.accumulator.close()
+        self.overflow.flush()
+        log.info("stopped receiving; flushed %d batches, delivering (up to %.1fs)", emitted,
+                 self.config.dispatch.shutdown_timeout_seconds)
+        await self.dispatcher.stop(self.config.dispatch.shutdown_timeout_seconds)
+        self.overflow.flush()
+        stats = self.spill.stats()
+        if stats.records_pending:
+            log.warning("%d batches (%d events) left in spill for the next start",
+                        stats.records_pending, stats.events_pending)
+        self.spill.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.observer.stop()
+        log.info("faultd stopped")
+
+    async def run(self) -> int:
+        await self.start()
+        await self.stop_event.wait()
+        await self.shutdown()
+        return 0
+
+
+def run_daemon(config_path: Path) -> int:
+    """Entry point of `faultd run`: load the config, run under uvloop, return the exit code."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        setup_logging()
+        for error in exc.errors:
+            log.error("config: %s", error)
+        return 1
+    setup_logging(config.logging.level, config.logging.format)
+    import uvloop
+
+    async def main() -> int:
+        daemon = Daemon(config_path, config)
+        try:
+            return await daemon.run()
+        except OSError as exc:
+            log.error("cannot start: %s", exc)
+            with contextlib.suppress(Exception):
+                await daemon.shutdown()
+            return 1
+
+    log.info("starting faultd %s (pid %d, config %s)", __version__, os.getpid(), config_path)
+    return uvloop.run(main())
