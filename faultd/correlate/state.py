@@ -1,0 +1,267 @@
+"""The engine's mutable in-memory model: faults, tickets, and their views and rows.
+
+A `Ticket` groups faults: its root cause, further faults on the root node, and
+symptoms on nodes depending on it.  Conversions to `TicketView` (the payload),
+to store rows and back live here so the engine only decides, never formats.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from faultd.correlate.store import FaultRow, TicketRow
+from faultd.correlate.tickets import (
+    FaultView,
+    MaintenanceState,
+    RouteTarget,
+    TicketState,
+    TicketView,
+)
+
+FaultKey = tuple[str, str, str]
+"""node, fault_code, identity key (e.g. ``ifIndex=3``)"""
+
+
+class Fault:
+    """One fault instance (a node + fault code + identity) inside a ticket."""
+
+    __slots__ = (
+        "cleared",
+        "event_id",
+        "fid",
+        "first_seen",
+        "key",
+        "last_seen",
+        "message",
+        "occurrences",
+        "severity",
+        "ticket",
+    )
+
+    def __init__(
+        self,
+        fid: int,
+        key: FaultKey,
+        ticket: Ticket,
+        severity: int,
+        ts: float,
+        message: str,
+        event_id: str,
+        occurrences: int = 1,
+    ) -> None:
+        self.fid = fid
+        self.key = key
+        self.ticket = ticket
+        self.severity = severity
+        self.first_seen = ts
+        self.last_seen = ts
+        self.occurrences = occurrences
+        self.cleared = False
+        self.message = message
+        self.event_id = event_id
+
+    def view(self) -> FaultView:
+        return FaultView(
+            node=self.key[0],
+            fault_code=self.key[1],
+            key=self.key[2],
+            severity=self.severity,
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            occurrences=self.occurrences,
+            cleared=self.cleared,
+            message=self.message,
+            event_id=self.event_id,
+        )
+
+    def row(self) -> FaultRow:
+        t = self.ticket
+        return (
+            self.fid,
+            t.ticket_id,
+            self.key[0],
+            self.key[1],
+            self.key[2],
+            self.severity,
+            self.first_seen,
+            self.last_seen,
+            self.occurrences,
+            int(self.cleared),
+            self.message,
+            self.event_id,
+        )
+
+
+class Internal(msgspec.Struct, kw_only=True):
+    """Ticket fields the payload does not show, persisted for restarts."""
+
+    root_fid: int
+    emitted: bool
+    downgrade_by: int
+    last_activity: float
+    attributes: dict[str, Any]
+    source: str
+    role: str
+
+
+class Ticket:
+    """An open (or just closed) ticket."""
+
+    __slots__ = (
+        "attributes",
+        "category",
+        "downgrade_by",
+        "emitted",
+        "faults",
+        "last_activity",
+        "maintenance",
+        "merged_into",
+        "opened_at",
+        "resolved_at",
+        "role",
+        "root",
+        "root_uncleared",
+        "routing",
+        "services",
+        "severity",
+        "site",
+        "source",
+        "state",
+        "ticket_id",
+        "tier",
+        "title",
+        "uncleared",
+        "updated_at",
+        "version",
+        "window",
+    )
+
+    def __init__(self, ticket_id: str, now: float) -> None:
+        self.ticket_id = ticket_id
+        self.state: TicketState = "open"
+        self.version = 0
+        self.opened_at = now
+        self.updated_at = now
+        self.resolved_at: float | None = None
+        self.root: Fault | None = None
+        self.faults: dict[FaultKey, Fault] = {}
+        self.uncleared = 0
+        self.root_uncleared = 0
+        self.severity = 4
+        self.category = ""
+        self.title = ""
+        self.tier = ""
+        self.site = ""
+        self.role = ""
+        self.source = ""
+        self.attributes: dict[str, Any] = {}
+        self.routing: list[RouteTarget] = []
+        self.maintenance = "none"
+        self.window: str | None = None
+        self.downgrade_by = 0
+        self.emitted = False
+        self.merged_into: Ticket | None = None
+        self.last_activity = 0.0
+        self.services: set[str] = set()
+
+    def live(self) -> Ticket:
+        """The ticket this one was merged into (transitively), or itself."""
+        t = self
+        while t.merged_into is not None:
+            t = t.merged_into
+        return t
+
+    def effective_severity(self) -> int:
+        base = min((f.severity for f in self.faults.values()), default=4)
+        return min(4, base + self.downgrade_by)
+
+    def view(self, max_symptoms: int) -> TicketView:
+        root = self.root
+        assert root is not None
+        symptoms: list[FaultView] = []
+        for f in self.faults.values():
+            if f is root:
+                continue
+            if len(symptoms) >= max_symptoms:
+                break
+            symptoms.append(f.view())
+        return TicketView(
+            ticket_id=self.ticket_id,
+            state=self.state,
+            version=self.version,
+            severity=self.severity,
+            category=self.category,
+            title=self.title,
+            opened_at=self.opened_at,
+            updated_at=self.updated_at,
+            resolved_at=self.resolved_at,
+            root_cause=root.view(),
+            root_site=self.site,
+            symptom_count=len(self.faults) - 1,
+            symptoms=symptoms,
+            impacted_services=sorted(self.services),
+            routing=list(self.routing),
+            maintenance=MaintenanceState(state=self.maintenance, window=self.window),  # type: ignore[arg-type]
+            merged_into=self.merged_into.ticket_id if self.merged_into else None,
+            tier=self.tier,
+        )
+
+    def row(self, view_json: bytes) -> TicketRow:
+        assert self.root is not None
+        internal = Internal(
+            root_fid=self.root.fid,
+            emitted=self.emitted,
+            downgrade_by=self.downgrade_by,
+            last_activity=self.last_activity,
+            attributes=self.attributes,
+            source=self.source,
+            role=self.role,
+        )
+        return (
+            self.ticket_id,
+            self.state,
+            int(self.maintenance == "suppressed"),
+            self.opened_at,
+            self.updated_at,
+            view_json,
+            msgspec.json.encode(internal),
+        )
+
+
+def restore(row: TicketRow, fault_rows: list[FaultRow]) -> Ticket:
+    """Rebuild an open ticket from its store rows."""
+    view = msgspec.json.decode(row[5], type=TicketView)
+    internal = msgspec.json.decode(row[6], type=Internal)
+    t = Ticket(view.ticket_id, view.opened_at)
+    t.version = view.version
+    t.updated_at = view.updated_at
+    t.severity = view.severity
+    t.category = view.category
+    t.title = view.title
+    t.tier = view.tier
+    t.site = view.root_site
+    t.routing = list(view.routing)
+    t.maintenance = view.maintenance.state
+    t.window = view.maintenance.window
+    t.services = set(view.impacted_services)
+    t.emitted = internal.emitted
+    t.downgrade_by = internal.downgrade_by
+    t.last_activity = internal.last_activity
+    t.attributes = internal.attributes
+    t.source = internal.source
+    t.role = internal.role
+    for r in fault_rows:
+        f = Fault(r[0], (r[2], r[3], r[4]), t, r[5], r[6], r[10], r[11], r[8])
+        f.last_seen = r[7]
+        f.cleared = bool(r[9])
+        t.faults[f.key] = f
+        if f.fid == internal.root_fid:
+            t.root = f
+    if t.root is None:  # defensive: a ticket without its root row becomes rootless-safe
+        t.root = next(iter(t.faults.values()))
+    root_node = t.root.key[0]
+    t.uncleared = sum(1 for f in t.faults.values() if not f.cleared)
+    t.root_uncleared = sum(1 for f in t.faults.values() if not f.cleared and f.key[0] == root_node)
+    return t
