@@ -1,1 +1,1 @@
-"""TBD"""
+"""SNMP trap reception: fast path and pysnmp decoding, MIB names, normalization."""
