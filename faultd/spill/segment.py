@@ -202,6 +202,31 @@ def parse_segment_name(name: str) -> tuple[int, int] | None:
     return int(ns), int(seq)
 
 
+def write_all(fd: int, parts: list[bytes]) -> None:
+    """One writev per record; loops only on a short write."""
+    total = sum(len(p) for p in parts)
+    written = os.writev(fd, parts)
+    if written < total:
+        rest = b"".join(parts)[written:]
+        while rest:
+            rest = rest[os.write(fd, rest) :]
+
+
+def make_private_dir(path: Path) -> None:
+    """Create (or tighten) a directory to mode 0700."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so new or removed entries are durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class SegmentState:
     """Live state of one segment file: record index, ack marks, open fds (store-internal)."""
 

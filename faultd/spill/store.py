@@ -11,8 +11,15 @@ Layout under `directory` (0700; files 0600)::
 Size cap (`max_bytes`, over all three areas, sidecars not counted): when an append
 would exceed it, whole segments are evicted oldest first -- first the standard
 lane, then the rejected area; the critical lane is never evicted.  If that cannot
-make room, `SpillFull` is raised and nothing is written.  Evicted records and
+make room, `SpillFull` is raised and nothing is written.  A batch whose lane is
+not "critical" goes to the standard lane.  Evicted records and
 events are counted in `stats()`.
+
+fsync policy: `always` = fdatasync after every record; `interval` = fdatasync on
+an append when `fsync_interval` seconds have passed since the last one (so an idle
+store syncs nothing until the next append, `flush()` or `close()` -- call `flush()`
+from a timer to bound the window when idle); `never` = leave it to the kernel.
+Sealing a segment fsyncs it unless the policy is `never`.
 
 Disk full (ENOSPC/EDQUOT) on a write or its fsync raises `SpillDiskFull`; the
 segment is truncated back to its last good offset first, so the store stays
@@ -20,13 +27,15 @@ consistent and takes writes again once space returns.
 
 Replay is at-least-once: a record is pending until `ack(ref)`; acks are kept in
 memory and appended to a `<seg>.ack` sidecar (not fsynced), so a restart replays
-only what was not acked (or whose ack was lost).  A segment file is deleted once
-every record in it is acked (damaged records count as done).  One consumer at a
-time: `replay()` may run in another thread than `append()`; both take a lock.
+only what was not acked (or whose ack was lost); downstream dedups by batch_id.
+A segment file is deleted once every record in it is acked (damaged records count
+as done).  One consumer at a time: `replay()` may run in another thread than
+`append()`; both take a lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -105,7 +114,7 @@ class SpillStore:
         self._last_ns = 0
         self._seq = 0
         self._closed = False
-        _make_private_dir(self.directory)
+        fmt.make_private_dir(self.directory)
         self._lock_fd = os.open(
             self.directory / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
         )
@@ -116,9 +125,13 @@ class SpillStore:
             raise SpillError(
                 f"spill directory {self.directory} is in use by another process"
             ) from None
-        for lane in LANES:
-            _make_private_dir(self.directory / lane)
-            self._load_lane(lane)
+        try:
+            for lane in LANES:
+                fmt.make_private_dir(self.directory / lane)
+                self._load_lane(lane)
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
 
     # -- opening ---------------------------------------------------------------
 
@@ -169,7 +182,7 @@ class SpillStore:
             assert seg.wfd is not None
             start = seg.size
             try:
-                _write_all(seg.wfd, [header, meta, payload])
+                fmt.write_all(seg.wfd, [header, meta, payload])
                 if self._fsync == "always" or (
                     self._fsync == "interval"
                     and not (0 <= now - self._last_sync < self._fsync_interval)
@@ -226,12 +239,13 @@ class SpillStore:
                 self._disk_full += 1
                 raise SpillDiskFull(f"cannot create {path}: {exc}", exc.errno or 0) from exc
             raise
-        os.fchmod(fd, 0o600)
-        if self._fsync != "never":
-            _fsync_dir(path.parent)
         seg = SegmentState(lane, path, fmt.ScanResult(size=0), set())
         seg.wfd = fd
         self._lanes[lane].append(seg)
+        os.fchmod(fd, 0o600)
+        if self._fsync != "never":
+            with contextlib.suppress(OSError):  # best effort: the records carry their own CRCs
+                fmt.fsync_dir(path.parent)
         return seg
 
     def _seal(self, seg: SegmentState) -> None:
@@ -408,26 +422,3 @@ class SpillStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _write_all(fd: int, parts: list[bytes]) -> None:
-    """One writev per record; loops only on a short write."""
-    total = sum(len(p) for p in parts)
-    written = os.writev(fd, parts)
-    if written < total:
-        rest = b"".join(parts)[written:]
-        while rest:
-            rest = rest[os.write(fd, rest) :]
-
-
-def _make_private_dir(path: Path) -> None:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
