@@ -71,8 +71,10 @@ _ISO_STAMP: Final = re.compile(
     r"(\d{4})-(\d{1,2})-(\d{1,2})[T ](\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(?:\.\d+)*"
     r"(?: ?(Z|[+-]\d{2}:?\d{2}))?"
 )
-_SD_ELEMENT: Final = re.compile(r"\[([^\s=\]\"]{1,32})")
-_SD_PARAM: Final = re.compile(r' ([^\s=\]"]{1,32})="((?:[^"\\]|\\.)*)"', re.DOTALL)
+_SD_WHOLE_ELEMENT: Final = re.compile(
+    r'\[([^\s=\]"]{1,32})((?: [^\s=\]"]{1,32}="[^"\\]*(?:\\.[^"\\]*)*")*)\]', re.DOTALL
+)
+_SD_PARAM: Final = re.compile(r' ([^\s=\]"]{1,32})="([^"\\]*(?:\\.[^"\\]*)*)"', re.DOTALL)
 _SD_UNESCAPE: Final = re.compile(r'\\(["\\\]])')
 
 # --- RFC 3164 and friends ---------------------------------------------------
@@ -88,6 +90,18 @@ _BSD_STAMP: Final = re.compile(
 _HOST_BEFORE_STAMP: Final = re.compile(r"([A-Za-z0-9][\w.\-]*)(?:: +| +(?:[A-Z]{2}/\S+?:)?)")
 _TAG: Final = re.compile(r"([^\s:\[\]%][^\s:\[\]]{0,63})(?:\[([^\]\s]{0,32})\])?: ?")
 _SPACES_COLON: Final = re.compile(r" *: *")
+# Fast path for the most common shape: "[YYYY ]Mmm dd hh:mm:ss host tag[pid]: msg".
+_PLAIN_3164: Final = re.compile(
+    r"((?:\d{4} )?[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) +(?!\d{4} |TZ[+-])([^\s:\[\]%*]+) +"
+    r"(?:([^\s:\[\]%][^\s:\[\]]{0,63})(?:\[([^\]\s]{0,32})\])?: ?)?"
+)
+# Fast path for Cisco IOS: "seq: [host: ][*.]Mmm dd hh:mm:ss[.mmm][ ZONE]: %FAC-..."
+_CISCO_IOS: Final = re.compile(
+    r"\d{1,12}: (?:([A-Za-z0-9][\w.\-]*): )?[*.]?"
+    r"([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,6})?(?: [A-Za-z]{2,9})?): (?=%)"
+)
+# "<PRI>" prefixes (valid ones only: 0-191, no leading zeros) -> (facility, severity).
+_PRI_TABLE: Final[dict[str, tuple[int, int]]] = {f"<{n}>": divmod(n, 8) for n in range(192)}
 
 
 def parse_syslog(data: bytes, *, received_at: float, default_tz: datetime.tzinfo) -> SyslogMessage:
@@ -101,33 +115,56 @@ def parse_syslog(data: bytes, *, received_at: float, default_tz: datetime.tzinfo
         raise SyslogParseError("empty message")
     if b"\x00" in data:
         raise SyslogParseError("NUL byte in message")
-    bad = len(data) - len(data.translate(None, _CONTROL_BYTES))
     try:
         text = data.decode("utf-8")
+        bad = 0
     except UnicodeDecodeError:
         text = data.decode("utf-8", "replace")
-        bad += text.count("\ufffd")
+        bad = text.count("\ufffd")
+    if not text.isprintable():  # rare: count C0 controls (TAB/LF/CR allowed)
+        bad += len(data) - len(data.translate(None, _CONTROL_BYTES))
     if bad and bad * 10 > len(text) * 3:
         raise SyslogParseError("mostly unprintable bytes")
 
-    facility = DEFAULT_FACILITY
-    severity = DEFAULT_SEVERITY
-    pri_present = False
-    pos = 0
-    if text[0] == "<":
-        close = text.find(">", 1, 5)
-        if close > 1 and text[1:close].isdigit():
-            pri = int(text[1:close])
-            if pri <= 191 and (close == 2 or text[1] != "0"):
-                facility, severity = divmod(pri, 8)
-                pri_present = True
-                pos = close + 1
-        if pri_present and text.startswith("1 ", pos):
+    pri = _PRI_TABLE.get(text[:5]) or _PRI_TABLE.get(text[:4]) or _PRI_TABLE.get(text[:3])
+    if pri is not None:
+        facility, severity = pri
+        pri_present = True
+        pos = text.index(">") + 1
+        if text.startswith("1 ", pos):
             parsed = _parse_5424(text, pos + 2, facility, severity, default_tz)
             if parsed is not None:
                 return parsed
-    if text.startswith(" ", pos):
+    else:
+        facility, severity = DEFAULT_FACILITY, DEFAULT_SEVERITY
+        pri_present = False
+        pos = 0
+    first = text[pos : pos + 1]
+    if first == " ":
         pos += 1  # Cisco ISE and others put a space after PRI
+        first = text[pos : pos + 1]
+    if first.isupper() or first.isdigit():
+        # Fast paths for the common shapes; anything unusual takes _parse_3164.
+        plain = _PLAIN_3164.match(text, pos)
+        if plain is not None:
+            stamp, hostname, app_name, procid = plain.groups()
+            if hostname not in TZ_NAMES:
+                epoch = _stamp_text_epoch(stamp, received_at, default_tz)
+                if epoch is not None:
+                    return SyslogMessage(
+                        "rfc3164", facility, severity, pri_present, hostname, app_name,
+                        procid or None, None, epoch, stamp, text[plain.end() :].strip(), {},
+                    )  # fmt: skip
+        elif first.isdigit():
+            cisco = _CISCO_IOS.match(text, pos)
+            if cisco is not None:
+                hostname, stamp = cisco.groups()
+                epoch = _stamp_text_epoch(stamp, received_at, default_tz)
+                if epoch is not None:
+                    return SyslogMessage(
+                        "rfc3164", facility, severity, pri_present, hostname, None, None,
+                        None, epoch, stamp, text[cisco.end() :].strip(), {},
+                    )  # fmt: skip
     return _parse_3164(text, pos, facility, severity, pri_present, received_at, default_tz)
 
 
@@ -147,13 +184,18 @@ def _parse_5424(
     stamp, hostname, app_name, procid, msgid, rest = fields
     timestamp: float | None = None
     if stamp != "-":
-        m = _ISO_STAMP.fullmatch(stamp)
-        if m is None:
+        key = (stamp, "5424", default_tz, 0)
+        cached = _stamp_cache.get(key, _MISS)
+        if cached is _MISS:
+            m = _ISO_STAMP.fullmatch(stamp)
+            try:
+                cached = None if m is None else _iso_epoch(m, default_tz)
+            except ValueError:
+                cached = None
+            _remember(key, cached)
+        if cached is None:
             return None
-        try:
-            timestamp = _iso_epoch(m, default_tz)
-        except ValueError:
-            return None
+        timestamp = cached  # type: ignore[assignment]
     structured_data: dict[str, dict[str, str]] = {}
     if rest.startswith("-"):
         message = rest[1:]
@@ -194,24 +236,21 @@ def _parse_structured_data(text: str) -> tuple[dict[str, dict[str, str]], int] |
     pos = 0
     length = len(text)
     while pos < length and text[pos] == "[":
-        m = _SD_ELEMENT.match(text, pos)
+        m = _SD_WHOLE_ELEMENT.match(text, pos)
         if m is None:
             return None
-        params = result.setdefault(m.group(1), {})
+        sd_id, body = m.groups()
+        pairs = _SD_PARAM.findall(body)
+        params = result.setdefault(sd_id, {})
+        if "\\" in body:
+            pairs = [(name, _SD_UNESCAPE.sub(r"\1", value)) for name, value in pairs]
+        if not params and len({name for name, _ in pairs}) == len(pairs):
+            params.update(pairs)
+        else:  # a repeated param name: keep every value, joined with ", "
+            for name, value in pairs:
+                previous = params.get(name)
+                params[name] = value if previous is None else f"{previous}, {value}"
         pos = m.end()
-        while True:
-            p = _SD_PARAM.match(text, pos)
-            if p is None:
-                break
-            name, value = p.group(1), p.group(2)
-            if "\\" in value:
-                value = _SD_UNESCAPE.sub(r"\1", value)
-            previous = params.get(name)
-            params[name] = value if previous is None else f"{previous}, {value}"
-            pos = p.end()
-        if pos >= length or text[pos] != "]":
-            return None
-        pos += 1
     return result, pos
 
 
@@ -269,7 +308,12 @@ def _bsd_epoch(
 def _match_stamp(
     text: str, pos: int, received_at: float, default_tz: datetime.tzinfo
 ) -> tuple[float, int] | None:
-    """A device stamp starting at `pos`: (epoch, end), or None."""
+    """A device stamp starting at `pos`: (epoch, end), or None.
+
+    Results are cached by stamp text (plus the character after it, the zone
+    and, for yearless stamps, the hour of receipt): in a storm many messages
+    share a stamp, and the conversion costs more than the regex.
+    """
     if pos >= len(text):
         return None
     first = text[pos]
@@ -277,16 +321,52 @@ def _match_stamp(
         iso = _ISO_STAMP.match(text, pos)
         if iso is None:
             return None
-        try:
-            return _iso_epoch(iso, default_tz), iso.end()
-        except ValueError:
-            return None
+        key = (iso.group(), "", default_tz, 0)
+        hit = _stamp_cache.get(key, _MISS)
+        if hit is _MISS:
+            try:
+                hit = (_iso_epoch(iso, default_tz), iso.end() - pos)
+            except ValueError:
+                hit = None
+            _remember(key, hit)
+        return None if hit is None else (hit[0], pos + hit[1])  # type: ignore[index]
     if first.isalpha() or first in "*." or first.isdigit():
         bsd = _BSD_STAMP.match(text, pos)
         if bsd is None:
             return None
-        return _bsd_epoch(bsd, received_at, default_tz)
+        end = bsd.end()
+        key = (bsd.group(), text[end : end + 1], default_tz, int(received_at) // 3600)
+        hit = _stamp_cache.get(key, _MISS)
+        if hit is _MISS:
+            found = _bsd_epoch(bsd, received_at, default_tz)
+            hit = None if found is None else (found[0], found[1] - pos)
+            _remember(key, hit)
+        return None if hit is None else (hit[0], pos + hit[1])  # type: ignore[index]
     return None
+
+
+_MISS: Final = object()
+_STAMP_CACHE_LIMIT: Final = 8192
+_stamp_cache: dict[tuple[str, str, datetime.tzinfo, int], object] = {}
+
+
+def _stamp_text_epoch(stamp: str, received_at: float, default_tz: datetime.tzinfo) -> float | None:
+    """Epoch of a whole month-name stamp as the fast paths capture it (cached)."""
+    key = (stamp, "whole", default_tz, int(received_at) // 3600)
+    hit = _stamp_cache.get(key, _MISS)
+    if hit is _MISS:
+        # The ":" lets a trailing unknown zone word count as a (Cisco) zone.
+        m = _BSD_STAMP.match(stamp + ":")
+        found = None if m is None else _bsd_epoch(m, received_at, default_tz)
+        hit = None if found is None or found[1] != len(stamp) else found[0]
+        _remember(key, hit)
+    return hit  # type: ignore[return-value]
+
+
+def _remember(key: tuple[str, str, datetime.tzinfo, int], value: object) -> None:
+    if len(_stamp_cache) >= _STAMP_CACHE_LIMIT:
+        _stamp_cache.clear()
+    _stamp_cache[key] = value
 
 
 def _parse_3164(

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import msgspec
@@ -148,6 +148,53 @@ BUILTIN_ROWS: Final[tuple[VendorRow, ...]] = (
 )
 
 
+# Severity text (a syslog digit or a word, as written) -> syslog severity.
+_SEVERITY_LOOKUP: Final[dict[str, int]] = {
+    **{str(level): level for level in range(8)},
+    **SEVERITY_WORDS,
+    **{word.capitalize(): level for word, level in SEVERITY_WORDS.items()},
+    **{word.lower(): level for word, level in SEVERITY_WORDS.items()},
+}
+
+# A row prepared for the hot loop: (row, pattern.match, app.fullmatch or None,
+# code group name or None when the template needs str.format, has volatile group).
+_Prepared = tuple[
+    VendorRow,
+    Callable[[str], "re.Match[str] | None"],
+    "Callable[[str], re.Match[str] | None] | None",
+    str | None,
+    bool,
+]
+
+
+def _prepare(row: VendorRow) -> _Prepared:
+    simple = row.code[1:-1] if _SIMPLE_TEMPLATE.fullmatch(row.code) else None
+    if simple == "app_name":
+        simple = None
+    app = row.app.fullmatch if row.app is not None else None
+    return (row, row.pattern.match, app, simple, "volatile" in row.pattern.groupindex)
+
+
+_template_cache: dict[str, tuple[tuple[str, bool | None], ...]] = {}
+
+
+def _template_parts(template: str) -> tuple[tuple[str, bool | None], ...]:
+    """A code template split into (literal, None) and (group name, True) parts."""
+    parts = _template_cache.get(template)
+    if parts is None:
+        built: list[tuple[str, bool | None]] = []
+        for literal, field, _, _ in _FORMATTER.parse(template):
+            if literal:
+                built.append((literal, None))
+            if field:
+                built.append((field, True))
+        parts = _template_cache[template] = tuple(built)
+    return parts
+
+
+_SIMPLE_TEMPLATE: Final = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
 class VendorTable:
     """An ordered list of VendorRows with a first-character prefilter."""
 
@@ -155,13 +202,13 @@ class VendorTable:
 
     def __init__(self, rows: Sequence[VendorRow]) -> None:
         self.rows: tuple[VendorRow, ...] = tuple(rows)
-        message_rows = [r for r in self.rows if r.field == "message"]
-        self._msgid_rows = tuple(r for r in self.rows if r.field == "msgid")
-        self._any_rows = tuple(r for r in message_rows if r.first_chars is None)
-        buckets: dict[str, tuple[VendorRow, ...]] = {}
-        for ch in {c for r in message_rows if r.first_chars for c in r.first_chars}:
+        message_rows = [_prepare(r) for r in self.rows if r.field == "message"]
+        self._msgid_rows = tuple(_prepare(r) for r in self.rows if r.field == "msgid")
+        self._any_rows = tuple(p for p in message_rows if p[0].first_chars is None)
+        buckets: dict[str, tuple[_Prepared, ...]] = {}
+        for ch in {c for p in message_rows if p[0].first_chars for c in p[0].first_chars}:
             buckets[ch] = tuple(
-                r for r in message_rows if r.first_chars is None or ch in r.first_chars
+                p for p in message_rows if p[0].first_chars is None or ch in p[0].first_chars
             )
         self._buckets = buckets
 
@@ -170,41 +217,50 @@ class VendorTable:
     ) -> VendorMatch | None:
         """The first row matching `message` (then `msgid`), or None."""
         if message:
-            rows = self._buckets.get(message[0], self._any_rows)
-            for row in rows:
-                found = _try_row(row, message, app_name)
-                if found is not None:
-                    return found
+            for prepared in self._buckets.get(message[0], self._any_rows):
+                app_ok = prepared[2]
+                if app_ok is not None and (app_name is None or app_ok(app_name) is None):
+                    continue
+                m = prepared[1](message)
+                if m is not None:
+                    found = _build(prepared, m, message, app_name)
+                    if found is not None:
+                        return found
         if msgid:
-            for row in self._msgid_rows:
-                found = _try_row(row, msgid, app_name)
-                if found is not None:
-                    return VendorMatch(found.vendor, found.fault_code, found.vendor_severity)
+            for prepared in self._msgid_rows:
+                app_ok = prepared[2]
+                if app_ok is not None and (app_name is None or app_ok(app_name) is None):
+                    continue
+                m = prepared[1](msgid)
+                if m is not None:
+                    found = _build(prepared, m, msgid, app_name)
+                    if found is not None:
+                        return VendorMatch(found.vendor, found.fault_code, found.vendor_severity)
         return None
 
 
-def _try_row(row: VendorRow, text: str, app_name: str | None) -> VendorMatch | None:
-    if row.app is not None and (app_name is None or row.app.fullmatch(app_name) is None):
-        return None
-    m = row.pattern.match(text)
-    if m is None:
-        return None
-    groups = m.groupdict()
-    if row.code == "{code}":
-        code = groups.get("code") or ""
+def _build(
+    prepared: _Prepared, m: re.Match[str], text: str, app_name: str | None
+) -> VendorMatch | None:
+    row, _, _, simple, volatile = prepared
+    if simple is not None:
+        code = m.group(simple)
     else:
-        code = row.code.format(app_name=app_name or "", **groups)
+        code = "".join(
+            part if is_field is None else (app_name or "") if part == "app_name" else m[part] or ""
+            for part, is_field in _template_parts(row.code)
+        )
     if not code:
         return None
     severity: int | None = None
     if row.severity_group is not None:
-        raw = groups.get(row.severity_group)
+        raw = m.group(row.severity_group)
         if raw is not None:
-            severity = (
-                int(raw) if raw.isdigit() and int(raw) <= 7 else SEVERITY_WORDS.get(raw.upper())
-            )
+            severity = _SEVERITY_LOOKUP.get(raw)
+            if severity is None:
+                severity = SEVERITY_WORDS.get(raw.upper())
     identity: str | None = None
-    if groups.get("volatile") is not None:
+    if volatile and m.group("volatile") is not None:
         identity = text[: m.start("volatile")] + text[m.end("volatile") :]
     return VendorMatch(row.vendor, code, severity, identity)
 
