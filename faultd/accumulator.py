@@ -19,6 +19,7 @@ counted by reason.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Callable
 from typing import Final
@@ -141,14 +142,13 @@ class Accumulator:
             return True
         if self._closed:
             return self._overflow(event, "shutdown")
-        if self._pending[severity] >= self.config.queue_maxsize:
-            if not self._make_room(event):
-                return False
+        if self._pending[severity] >= self.config.queue_maxsize and not self._make_room(event):
+            return False
         if window.count == 0:
             window.opened_at = self._clock.wall()
             window.opened_mono = self._clock.monotonic()
             window.timer = self._clock.call_later(
-                window.adaptive.current, lambda w=window: self._on_timer(w))
+                window.adaptive.current, functools.partial(self._on_timer, window))
         if event.dedup_key:
             window.by_key[event.dedup_key] = event
         window.queues[severity].append(event)

@@ -36,9 +36,8 @@ class SnmpUserConfig(_Section):
     name: str
     auth_protocol: Literal["none", "md5", "sha", "sha224", "sha256", "sha384", "sha512"] = "none"
     auth_key: str | None = None
-    priv_protocol: Literal["none", "des", "3des", "aes", "aes192", "aes256", "aes192c", "aes256c"] = (
-        "none"
-    )
+    priv_protocol: Literal[
+        "none", "des", "3des", "aes", "aes192", "aes256", "aes192c", "aes256c"] = "none"
     priv_key: str | None = None
     engine_id: str | None = None  # sender's authoritative engine (hex); None = any, learned
 
@@ -124,7 +123,8 @@ class SyslogConfig(_Section):
         try:
             ZoneInfo(self.default_timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"default_timezone: unknown time zone {self.default_timezone!r}") from None
+            raise ValueError(
+                f"default_timezone: unknown time zone {self.default_timezone!r}") from None
         for key in self.severity_map or {}:
             if not 0 <= key <= 7:
                 raise ValueError(f"severity_map: syslog severity {key} is not 0-7")
@@ -385,7 +385,8 @@ def load_config(path: str | Path) -> Config:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError([f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"]) from None
+        problem = getattr(exc, "problem", exc)
+        raise ConfigError([f"{path}: not valid YAML{where}: {problem}"]) from None
     return config_from_mapping(raw)
 
 

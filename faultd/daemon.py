@@ -58,8 +58,9 @@ def build_sink(config: Config) -> Sink:
 
 
 class Daemon:
-    def __init__(self, config_path: Path, config: Config) -> None:
+    def __init__(self, config_path: Path, config: Config, *, install_signals: bool = True) -> None:
         self.config_path = config_path
+        self._install_signal_handlers = install_signals
         self.config = config
         self.metrics = Metrics()
         self.notifier = systemd.Notifier()
@@ -81,7 +82,7 @@ class Daemon:
         self.loop = asyncio.get_running_loop()
         self.clock = LoopClock(self.loop)
         state = Path(config.state_directory)
-        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)  # noqa: ASYNC240 - once at startup
         for warning in secret_file_warnings(self.config_path):
             log.warning("%s", warning)
         self.metrics.build_info.info({"version": __version__})
@@ -117,7 +118,8 @@ class Daemon:
         if config.metrics.listen:
             await self.observer.start(config.metrics.listen)
 
-        self._install_signals()
+        if self._install_signal_handlers:
+            self._install_signals()
         for coro, name in (
             (probe_loop_lag(self.metrics, self.stop_event), "loop-lag"),
             (self._watch_memory(), "memory-watch"),
@@ -295,7 +297,9 @@ class Daemon:
             self.syslog = SyslogIngest(new.syslog, self.intake, self.metrics)
             await self._rebind("syslog", old.syslog.listen, new.syslog.listen,
                                self.syslog.on_message)
-            if old.syslog.tcp_listen != new.syslog.tcp_listen or old.syslog.tcp_tls != new.syslog.tcp_tls:
+            tcp_changed = (old.syslog.tcp_listen, old.syslog.tcp_tls) != (
+                new.syslog.tcp_listen, new.syslog.tcp_tls)
+            if tcp_changed:
                 if self._tcp is not None:
                     await self._tcp.close()
                     self._tcp = None

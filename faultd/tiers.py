@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from faultd.config import TierConfig
 
 _CACHE_LIMIT = 200_000
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class TierMatcher:
     __slots__ = ("_cache", "_fallback", "_rules")
 
     def __init__(self, tiers: Sequence[TierConfig]) -> None:
-        rules: list[tuple[str, re.Pattern[str] | None, list[ipaddress.IPv4Network | ipaddress.IPv6Network]]] = []
+        rules: list[tuple[str, re.Pattern[str] | None, list[_Network]]] = []
         for tier in tiers:
             globs = [p.lower() for p in tier.match if "/" not in p]
             nets = [ipaddress.ip_network(p, strict=False) for p in tier.match if "/" in p]

@@ -7,7 +7,9 @@ import random
 import time
 
 
-def full_jitter(attempt: int, initial: float, cap: float, rng: random.Random | None = None) -> float:
+def full_jitter(
+    attempt: int, initial: float, cap: float, rng: random.Random | None = None
+) -> float:
     """Delay before retry number `attempt` (0-based): uniform(0, min(cap, initial * 2**attempt)).
 
     "Full jitter" (AWS architecture blog, 2015) spreads a fleet's retries so a

@@ -20,9 +20,9 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from enum import Enum
-from typing import Protocol, cast
+from typing import cast
 
 from faultd.config import DispatchConfig
 from faultd.dispatch.backoff import full_jitter
@@ -32,38 +32,13 @@ from faultd.dispatch.sinks import Outcome, Sink
 from faultd.event import LANE_CRITICAL, LANE_STANDARD, Batch, encode_batch
 from faultd.observe.metrics import Metrics
 from faultd.observe.quietlog import QuietLogger
+from faultd.spill.model import SpilledBatch
+from faultd.spill.store import SpillStore
 
 log = logging.getLogger("faultd.dispatch")
 quiet = QuietLogger(log)
 
 LANES = (LANE_CRITICAL, LANE_STANDARD)
-
-
-class SpilledItem(Protocol):
-    @property
-    def ref(self) -> object: ...
-
-    @property
-    def batch(self) -> Batch: ...
-
-
-class SpillCounts(Protocol):
-    @property
-    def records_pending(self) -> int: ...
-
-
-class SpillTarget(Protocol):
-    """What the dispatcher needs of the spill store (faultd.spill.store.SpillStore)."""
-
-    def append(self, batch: Batch) -> int: ...
-
-    def park_rejected(self, batch: Batch, reason: str) -> None: ...
-
-    def replay(self) -> Iterator[SpilledItem]: ...
-
-    def ack(self, ref: object) -> None: ...
-
-    def stats(self) -> SpillCounts: ...
 
 
 class Result(Enum):
@@ -102,7 +77,7 @@ class Dispatcher:
         config: DispatchConfig,
         *,
         sink: Sink,
-        spill: SpillTarget | None,
+        spill: SpillStore | None,
         metrics: Metrics,
         now: Callable[[], float],
         wall: Callable[[], float],
@@ -162,14 +137,14 @@ class Dispatcher:
                 self._spawn_workers(lane)
         return old
 
-    async def stop(self, timeout: float) -> None:
-        """Deliver what is queued within `timeout`, spill the rest, release the sink."""
+    async def stop(self, deadline_seconds: float) -> None:
+        """Deliver what is queued within `deadline_seconds`, spill the rest, close the sink."""
         self._draining = True
         if self._replayer is not None:
             self._replayer.cancel()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.pending_batches() and loop.time() < deadline:
+        deadline = loop.time() + deadline_seconds
+        while self.pending_batches() and loop.time() < deadline:  # noqa: ASYNC110 - bounded poll
             await asyncio.sleep(0.02)
         workers = [t for lane in self._lanes.values() for t in lane.workers]
         for task in workers:
@@ -239,10 +214,10 @@ class Dispatcher:
                 raise
             finally:
                 lane.in_flight.discard(batch.batch_id)
-            if result is Result.DEFERRED and not self._to_spill(batch, "downstream_down"):
-                if self.spill is None:  # nowhere to keep it: hold it in memory and back off
-                    lane.queue.appendleft(batch)
-                    await asyncio.sleep(self.config.breaker.open_seconds)
+            deferred = result is Result.DEFERRED
+            if deferred and not self._to_spill(batch, "downstream_down") and self.spill is None:
+                lane.queue.appendleft(batch)  # nowhere to keep it: hold it in memory, back off
+                await asyncio.sleep(self.config.breaker.open_seconds)
 
     async def _deliver(self, lane: _Lane, batch: Batch) -> Result:
         """Attempt delivery until success, permanent rejection, or breaker open."""
@@ -308,17 +283,17 @@ class Dispatcher:
     def _breaker_probe_due(self) -> bool:
         return self._now() - self.breaker.opened_at >= self.breaker.open_seconds
 
-    async def _replay_pass(self, spill: SpillTarget) -> None:
+    async def _replay_pass(self, spill: SpillStore) -> None:
         items = spill.replay()
         sentinel = object()
         while not self._draining:
             # Live traffic first: wait while a lane has a backlog in memory.
-            while any(len(lane.queue) >= 2 for lane in self._lanes.values()):
+            while any(len(lane.queue) >= 2 for lane in self._lanes.values()):  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             item: object = await asyncio.to_thread(next, items, sentinel)
             if item is sentinel:
                 return
-            spilled = cast(SpilledItem, item)
+            spilled = cast(SpilledBatch, item)
             lane = self._lanes[spilled.batch.lane]
             lane.in_flight.add(spilled.batch.batch_id)
             try:

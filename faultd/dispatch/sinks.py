@@ -8,7 +8,6 @@ retry (honouring Retry-After); any other 4xx is a permanent rejection.
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import os
 import ssl
@@ -90,7 +89,7 @@ class HttpSink:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     return Outcome("retry", status, retry_after, text)
                 return Outcome("reject", status, None, text)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return Outcome("retry", None, None, f"{type(exc).__name__}: {exc}")
 
     async def close(self) -> None:

@@ -28,7 +28,8 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                out[key.lower()] = value if isinstance(value, (int, float, str, bool)) else str(value)
+                plain = isinstance(value, (int, float, str, bool))
+                out[key.lower()] = value if plain else str(value)
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False)
@@ -36,10 +37,10 @@ class JsonFormatter(logging.Formatter):
 
 def setup_logging(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
+    for old in list(root.handlers):
+        root.removeHandler(old)
     numeric = getattr(logging, level.upper(), logging.INFO)
-    handler = systemd.journal_handler(numeric)
+    handler: logging.Handler | None = systemd.journal_handler(numeric)
     if handler is None:
         handler = logging.StreamHandler(sys.stderr)
         if fmt == "json":

@@ -1,0 +1,1 @@
+"""Test support: real HTTP endpoint, daemon harness, manual clock, traffic helpers."""
