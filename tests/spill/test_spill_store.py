@@ -283,3 +283,19 @@ def test_concurrent_append_and_replay(spill_dir: Path, batch: Any) -> None:
     assert st.records_pending == 0 and st.segments["standard"] <= 1
     store.close()
     assert not list((spill_dir / "standard").glob("*.seg"))
+
+
+def test_eviction_during_replay_skips_evicted_records(spill_dir: Path, batch: Any) -> None:
+    one = len(__import__("faultd.event", fromlist=["x"]).encode_batch(batch(tag="0000"))) + 32
+    store = SpillStore(spill_dir, segment_max_bytes=2 * one, max_bytes=4 * one + 10)
+    old = [batch(tag=f"o{i:03d}") for i in range(4)]
+    for b in old:
+        store.append(b)
+    it = store.replay()
+    first = next(it)
+    assert first.batch == old[0]
+    store.append(batch(tag="n000"))  # evicts the oldest segment (old[0], old[1])
+    assert store.stats().evicted_records == 2
+    store.ack(first.ref)  # its segment is gone: ignored
+    assert [i.batch.batch_id for i in it] == [old[2].batch_id, old[3].batch_id]
+    store.close()
