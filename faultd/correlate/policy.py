@@ -174,8 +174,12 @@ def _yaml_path(msg: str) -> str:
     m = _MSGSPEC_PATH.search(msg)
     if not m:
         return f"<policy>: {msg}"
-    path = m.group("path").lstrip(".") or "<policy>"
-    return f"{path}: {msg[: m.start()]}"
+    path = m.group("path").lstrip(".")
+    text = msg[: m.start()]
+    unknown = re.fullmatch(r"Object contains unknown field `(.+)`", text)
+    if unknown:
+        path, text = f"{path}.{unknown.group(1)}".lstrip("."), "unknown key"
+    return f"{path or '<policy>'}: {text}"
 
 
 def parse_policy(raw: Any, base_dir: Path | None = None) -> Policy:
