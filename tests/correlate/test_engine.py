@@ -107,9 +107,13 @@ def test_all_cleared_policy_needs_every_clear(make_engine: Make) -> None:
 def test_clear_needs_same_interface(make_engine: Make) -> None:
     engine = make_engine()
     engine.evaluate(batch([ev("acc-001", ts=T0, attributes={"IF-MIB::ifIndex.3": 3})]))
-    res = engine.evaluate(batch([ev("acc-001", "IF-MIB::linkUp", T0 + 1, attributes={"ifIndex": 4})]))
+    res = engine.evaluate(
+        batch([ev("acc-001", "IF-MIB::linkUp", T0 + 1, attributes={"ifIndex": 4})])
+    )
     assert res.unmatched_clears == 1 and len(engine.open_tickets()) == 1
-    res = engine.evaluate(batch([ev("acc-001", "IF-MIB::linkUp", T0 + 2, attributes={"ifIndex": 3})]))
+    res = engine.evaluate(
+        batch([ev("acc-001", "IF-MIB::linkUp", T0 + 2, attributes={"ifIndex": 3})])
+    )
     assert [c.action for c in res.changes] == ["resolve"]
 
 
@@ -129,15 +133,20 @@ def test_syslog_updown_pairing(make_engine: Make) -> None:
 def test_attributes_clears_from_normalizer(make_engine: Make) -> None:
     engine = make_engine()
     engine.evaluate(batch([ev("acc-020", "VENDOR-MIB::fanFailure", T0)]))
-    clear = ev("acc-020", "VENDOR-MIB::fanOk", T0 + 3,
-               attributes={"ifIndex": 1, "clears": "VENDOR-MIB::fanFailure"})
+    clear = ev(
+        "acc-020",
+        "VENDOR-MIB::fanOk",
+        T0 + 3,
+        attributes={"ifIndex": 1, "clears": "VENDOR-MIB::fanFailure"},
+    )
     res = engine.evaluate(batch([clear]))
     assert [c.action for c in res.changes] == ["resolve"]
 
 
 def test_drop_rule(make_engine: Make) -> None:
-    engine = make_engine(rules=[{"match": {"fault_code": "*authenticationFailure"},
-                                 "action": "drop"}])
+    engine = make_engine(
+        rules=[{"match": {"fault_code": "*authenticationFailure"}, "action": "drop"}]
+    )
     res = engine.evaluate(batch([ev("acc-001", "SNMPv2-MIB::authenticationFailure", T0)]))
     assert res.dropped == 1 and engine.open_tickets() == []
 

@@ -38,11 +38,26 @@ def test_errors_name_yaml_paths() -> None:
     assert _errors(rules=[{"match": {"bogus": 1}}]) == ["rules[0].match.bogus: unknown key"]
     errs = _errors(rules=[{"match": {"fault_code": "re:(unclosed"}}])
     assert errs[0].startswith("rules[0].match: ")
-    errs = _errors(maintenance=[{"name": "m", "scope": {"site": "x"}, "timezone": "Mars/Olympus",
-                                 "recurring": {"days": ["mon"], "start": "01:00", "end": "02:00"}}])
+    errs = _errors(
+        maintenance=[
+            {
+                "name": "m",
+                "scope": {"site": "x"},
+                "timezone": "Mars/Olympus",
+                "recurring": {"days": ["mon"], "start": "01:00", "end": "02:00"},
+            }
+        ]
+    )
     assert errs == ["maintenance[0].timezone: unknown time zone 'Mars/Olympus'"]
-    errs = _errors(maintenance=[{"name": "m", "scope": {"subtree": "ghost"},
-                                 "once": {"start": "2030-01-01T00:00", "end": "2030-01-01T01:00"}}])
+    errs = _errors(
+        maintenance=[
+            {
+                "name": "m",
+                "scope": {"subtree": "ghost"},
+                "once": {"start": "2030-01-01T00:00", "end": "2030-01-01T01:00"},
+            }
+        ]
+    )
     assert errs == ["maintenance[0].scope.subtree: unknown node 'ghost'"]
 
 
@@ -59,8 +74,9 @@ def test_bad_inventory_path() -> None:
 
 
 def test_links_get_direction_from_roots() -> None:
-    policy = parse_policy({"topology": {"links": [["r", "a"], ["a", "b"], ["b", "c"], ["r", "d"]],
-                                        "roots": ["r"]}})
+    policy = parse_policy(
+        {"topology": {"links": [["r", "a"], ["a", "b"], ["b", "c"], ["r", "d"]], "roots": ["r"]}}
+    )
     engine = CorrelationEngine(policy)
     assert [a for a, _ in engine.topology.ancestors["c"]] == ["b", "a", "r"]
     assert engine.topology.ancestors["d"] == (("r", 1),)
@@ -115,10 +131,17 @@ def test_continue_collects_more_queues(make_engine: Make) -> None:
 
 
 def test_nested_routes_inherit(make_engine: Make) -> None:
-    routing = {"queue": "noc", "routes": [
-        {"match": {"site": "par-*"}, "queue": "access", "group": "Paris field",
-         "routes": [{"match": {"severity": 1}, "priority": 1}]},
-    ]}
+    routing = {
+        "queue": "noc",
+        "routes": [
+            {
+                "match": {"site": "par-*"},
+                "queue": "access",
+                "group": "Paris field",
+                "routes": [{"match": {"severity": 1}, "priority": 1}],
+            },
+        ],
+    }
     engine = make_engine(routing=routing)
     res = engine.evaluate(batch([ev("acc-001", "OPTICAL-LOS", T0)]))
     assert [(r.queue, r.priority, r.group) for r in res.changes[0].routing] == [
@@ -163,9 +186,14 @@ def test_site_window_suppresses_during_not_after(make_engine: Make, clock: Clock
 
 
 def test_recurring_downgrade_on_subtree(make_engine: Make, clock: Clock) -> None:
-    window = {"name": "sunday-night", "scope": {"subtree": "agg-1"}, "action": "downgrade",
-              "downgrade_by": 2, "timezone": "Europe/Paris",
-              "recurring": {"days": ["sun"], "start": "18:00", "end": "01:00"}}
+    window = {
+        "name": "sunday-night",
+        "scope": {"subtree": "agg-1"},
+        "action": "downgrade",
+        "downgrade_by": 2,
+        "timezone": "Europe/Paris",
+        "recurring": {"days": ["sun"], "start": "18:00", "end": "01:00"},
+    }
     engine = make_engine(maintenance=[window])
     res = engine.evaluate(batch([ev("acc-003", "OPTICAL-LOS", ts=clock())]))
     assert res.changes[0].ticket.severity == 3
