@@ -13,8 +13,8 @@ pysnmp path, which then decides:
   which BER allows and pyasn1 accepts, so we accept it too);
 * no trailing octets after the message, none inside any constructed value;
 * primitive encodings only (a constructed OCTET STRING is declined);
-* INTEGERs minimally encoded and non-empty (pyasn1 reads an empty INTEGER
-  as 0; we decline it), values inside the pysnmp type's range
+* INTEGERs non-empty (pyasn1 reads an empty INTEGER as 0; we decline it)
+  and at most 9 octets, values inside the pysnmp type's range
   (Integer32 for v2c, Counter32/Gauge32/TimeTicks 0..2^32-1, Counter64
   0..2^64-1), else declined so pysnmp applies its own constraint check;
 * OIDs without 0x80 padding octets and arcs of at most 5 octets;
@@ -117,11 +117,8 @@ def _integer(data: bytes, start: int, end: int) -> int:
     n = end - start
     if n == 0 or n > _MAX_INT_OCTETS:
         raise _Decline
-    if n > 1:
-        b0 = data[start]
-        b1 = data[start + 1]
-        if (b0 == 0 and b1 < 0x80) or (b0 == 0xFF and b1 >= 0x80):  # not minimal
-            raise _Decline
+    # Non-minimal encodings (pyasn1 itself encodes -128 as ff 80) are accepted:
+    # pyasn1 decodes them with the same int.from_bytes(signed=True).
     return int.from_bytes(data[start:end], "big", signed=True)
 
 

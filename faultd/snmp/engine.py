@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
+from pyasn1.codec.ber import decoder
 from pyasn1.type import univ
 from pysnmp.carrier.asyncio.dgram import udp, udp6
 from pysnmp.entity import config
@@ -411,6 +412,13 @@ class PysnmpPath:
                 )
             except proto_error.StatusInformation as exc:
                 log.debug("SNMP: could not answer INFORM: %s", exc)
+            if mp in (0, 1) and self._dispatcher.sent:
+                # pysnmp's v1/v2c message processing swaps a confirmed PDU's
+                # request-id for an internal one and restores it only in the
+                # encoded Response: read the sender's request-id back from there.
+                self._trap = _replace(
+                    trap, request_id=_response_request_id(self._dispatcher.sent[-1])
+                )
 
     # --- the entry point -------------------------------------------------------
 
@@ -468,6 +476,11 @@ def _replace(trap: DecodedTrap, **changes: Any) -> DecodedTrap:
     fields = {f: getattr(trap, f) for f in DecodedTrap.__slots__}
     fields.update(changes)
     return DecodedTrap(**fields)
+
+
+def _response_request_id(data: bytes) -> int | None:
+    msg, _ = decoder.decode(data, asn1Spec=v2c.Message())
+    return int(v2c.apiPDU.get_request_id(v2c.apiMessage.get_pdu(msg)))
 
 
 def _varbind(name: Any, value: Any) -> VarBind:

@@ -1,0 +1,1 @@
+"""Tests for SNMP trap decoding and normalization (faultd.snmp, faultd.parse.ber)."""
