@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Callable
-from typing import Final
+from typing import Final, cast
 
 __all__ = ["SyslogTcpServer", "make_server_ssl_context"]
 
@@ -169,8 +169,9 @@ class _SyslogTcpConnection(asyncio.Protocol):
 
     # --- asyncio.Protocol --------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports do not subclass asyncio.Transport: no isinstance check.
+        self._transport = cast(asyncio.Transport, transport)
+        transport = self._transport
         if not self._server._register(self):
             transport.abort()
             self._transport = None
