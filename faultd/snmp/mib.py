@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -97,7 +98,10 @@ class MibNames:
             )
         for name in [*wanted, *user_modules]:
             try:
-                self._builder.load_modules(name)
+                with warnings.catch_warnings():
+                    # pysmi-generated modules still call the camelCase API
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    self._builder.load_modules(name)
             except Exception as exc:  # pysnmp raises assorted errors on bad modules
                 self.errors[name] = f"load failed: {exc}"
         for name, err in self.errors.items():

@@ -11,8 +11,6 @@ and snmpinform.
 
 from __future__ import annotations
 
-import socket
-
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pyasn1.codec.ber import decoder, encoder
