@@ -208,7 +208,10 @@ class Daemon:
             await asyncio.sleep(MEMORY_CHECK_SECONDS)
 
     async def _refresh_gauges(self) -> None:
+        """Once a second: spill gauges, and the fsync that `fsync: interval` owes an idle store."""
         while not self.stop_event.is_set():
+            if self.config.spill.fsync == "interval":
+                self.spill.flush()
             stats = self.spill.stats()
             self.metrics.spill_bytes.set(stats.bytes)
             for lane, count in stats.segments.items():

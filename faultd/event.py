@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
+import itertools
 import time
 from enum import IntEnum
 from typing import Any, Final
@@ -105,47 +105,21 @@ def dedup_key(node_id: str, fault_code: str, identity: str) -> str:
     return h.hexdigest()
 
 
-class _Uuid7:
-    """UUIDv7 generator (RFC 9562): 48-bit ms time, 12-bit counter, 62 random bits.
+_ID_COUNTER = itertools.count()
+_ID_BASE = int.from_bytes(os.urandom(8), "big")
 
-    Python 3.11 has no uuid.uuid7.  Monotonic within a process: the 12-bit counter
-    (rand_a) orders ids inside one millisecond, and borrows the next millisecond
-    when it overflows, as RFC 9562 §6.2 method 1 allows.  The random tail comes
-    from one os.urandom call per 64 ids to keep this off the hot path's profile.
+
+def new_id() -> str:
+    """A fresh UUIDv7 string (RFC 9562) for event_id and batch_id.
+
+    Python 3.11 has no uuid.uuid7.  Layout: 48-bit Unix ms, version 7, 12 bits of
+    a process counter (rand_a), variant 10, 62 bits of (random per-process base +
+    counter).  Unique within a process by construction (the counter is atomic
+    under the GIL) and across processes with overwhelming probability; ordered
+    by millisecond, which is what "time-ordered" needs.  ~1 µs: it runs per event.
     """
-
-    __slots__ = ("_counter", "_last_ms", "_lock", "_pool", "_pool_pos")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._last_ms = 0
-        self._counter = 0
-        self._pool = b""
-        self._pool_pos = 0
-
-    def __call__(self) -> str:
-        with self._lock:
-            ms = time.time_ns() // 1_000_000
-            if ms > self._last_ms:
-                self._last_ms = ms
-                self._counter = 0
-            else:
-                self._counter += 1
-                if self._counter > 0xFFF:
-                    self._last_ms += 1
-                    self._counter = 0
-            ms = self._last_ms
-            counter = self._counter
-            if self._pool_pos >= len(self._pool):
-                self._pool = os.urandom(8 * 64)
-                self._pool_pos = 0
-            tail = int.from_bytes(self._pool[self._pool_pos : self._pool_pos + 8], "big")
-            self._pool_pos += 8
-        tail = (tail & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  # variant 10
-        hi = (ms << 16) | 0x7000 | counter  # version 7
-        h = f"{hi:016x}{tail:016x}"
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-new_id: Final = _Uuid7()
-"""Return a fresh time-ordered UUIDv7 string; used for event_id and batch_id."""
+    n = next(_ID_COUNTER)
+    ms = time.time_ns() // 1_000_000
+    tail = ((_ID_BASE + n) & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
+    h = "%012x7%03x%016x" % (ms & 0xFFFF_FFFF_FFFF, n & 0xFFF, tail)  # noqa: UP031 - fastest
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

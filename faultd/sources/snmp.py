@@ -69,7 +69,6 @@ class SnmpIngest:
             self._metrics.snmp_rejected.labels(result.rejected).inc()
             if result.rejected == "malformed":
                 self._metrics.parse_error["snmp"].inc()
-            quiet.warning(f"snmp-reject:{sender}:{result.rejected}",
-                          "trap from %s refused: %s", sender, result.rejected)
+            # the receiver itself logs refusals (rate-limited); no second line here
         for event in result.events:
             self._intake.submit(event)
