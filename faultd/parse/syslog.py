@@ -417,6 +417,8 @@ def _parse_3164(
                     pos = len(text) if space < 0 else space + 1
                     while text.startswith(" ", pos):
                         pos += 1
+                    if text.startswith(": ", pos):
+                        pos += 2  # Cisco ASA: "host : %ASA-4-106023: ..."
     tag = _TAG.match(text, pos)
     if tag is not None:
         app_name = tag.group(1)
