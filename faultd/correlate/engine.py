@@ -33,7 +33,7 @@ from faultd.correlate.policy import Policy, load_policy
 from faultd.correlate.rules import Classified, Classifier, Router
 from faultd.correlate.state import Fault, FaultKey, Ticket, restore
 from faultd.correlate.store import FaultRow, TicketRow, TicketStore, db_path
-from faultd.correlate.tickets import ChangeAction, TicketChange, TicketView, encode
+from faultd.correlate.tickets import ChangeAction, TicketChange, TicketView
 from faultd.correlate.topology import Topology
 from faultd.event import Batch, FaultEvent
 
@@ -442,8 +442,9 @@ class CorrelationEngine:
                         ticket=view,
                     )
                 )
-            if self._store is not None:
-                ticket_rows.append(t.row(encode(view or t.view(self._max_listed))))
+            ephemeral = t.state == "merged" and not t.emitted and "opened" in reasons
+            if self._store is not None and not ephemeral:  # never seen outside: not stored
+                ticket_rows.append(t.row(view or t.view(self._max_listed)))
         res.changes = changes
         res.open_tickets = len(self._open)
         summary = msgspec.json.encode(msgspec.structs.replace(res, changes=[]))

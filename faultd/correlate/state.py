@@ -94,6 +94,13 @@ class Fault:
         )
 
 
+def _fid(f: Fault) -> int:
+    return f.fid
+
+
+_encode = msgspec.json.Encoder().encode
+
+
 class Internal(msgspec.Struct, kw_only=True):
     """Ticket fields the payload does not show, persisted for restarts."""
 
@@ -180,13 +187,9 @@ class Ticket:
     def view(self, max_symptoms: int) -> TicketView:
         root = self.root
         assert root is not None
-        symptoms: list[FaultView] = []
-        for f in self.faults.values():
-            if f is root:
-                continue
-            if len(symptoms) >= max_symptoms:
-                break
-            symptoms.append(f.view())
+        others = [f for f in self.faults.values() if f is not root]
+        others.sort(key=_fid)
+        symptoms = [f.view() for f in others[:max_symptoms]]
         return TicketView(
             ticket_id=self.ticket_id,
             state=self.state,
@@ -208,7 +211,8 @@ class Ticket:
             tier=self.tier,
         )
 
-    def row(self, view_json: bytes) -> TicketRow:
+    def row(self, view: TicketView) -> TicketRow:
+        """The store row; the view is stored without its symptom list (the fault rows are)."""
         assert self.root is not None
         internal = Internal(
             root_fid=self.root.fid,
@@ -225,8 +229,9 @@ class Ticket:
             int(self.maintenance == "suppressed"),
             self.opened_at,
             self.updated_at,
-            view_json,
-            msgspec.json.encode(internal),
+            _encode(msgspec.structs.replace(view, symptoms=[])),
+            _encode(internal),
+            self.root.fid,
         )
 
 

@@ -15,10 +15,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from faultd.correlate.tickets import FaultView, TicketView, decode_view
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets(
     ticket_id TEXT PRIMARY KEY, state TEXT NOT NULL, suppressed INTEGER NOT NULL,
-    opened_at REAL NOT NULL, updated_at REAL NOT NULL, view BLOB NOT NULL, internal BLOB NOT NULL);
+    opened_at REAL NOT NULL, updated_at REAL NOT NULL, view BLOB NOT NULL, internal BLOB NOT NULL,
+    root_fid INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS tickets_state ON tickets(state, opened_at);
 CREATE TABLE IF NOT EXISTS faults(
     fid INTEGER PRIMARY KEY, ticket_id TEXT NOT NULL, node TEXT NOT NULL, fault_code TEXT NOT NULL,
@@ -32,8 +35,9 @@ CREATE INDEX IF NOT EXISTS batches_seen ON batches(seen_at);
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
 """
 
-TicketRow = tuple[str, str, int, float, float, bytes, bytes]
-"""ticket_id, state, suppressed, opened_at, updated_at, view JSON, internal JSON"""
+TicketRow = tuple[str, str, int, float, float, bytes, bytes, int]
+"""ticket_id, state, suppressed, opened_at, updated_at, view JSON (symptoms not listed: they
+are the ticket's fault rows), internal JSON, root fault id"""
 FaultRow = tuple[int, str, str, str, str, int, float, float, int, int, str, str]
 """fid, ticket_id, node, fault_code, key, severity, first_seen, last_seen, occurrences,
 cleared, message, event_id"""
@@ -53,6 +57,9 @@ class TicketStore:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # checkpoint (and fsync) every ~64 MiB of WAL rather than every 4 MiB
+        self._db.execute("PRAGMA wal_autocheckpoint=16384")
+        self._db.execute("PRAGMA journal_size_limit=67108864")
         self._db.executescript(SCHEMA)
 
     def batch_summary(self, batch_id: str) -> bytes | None:
@@ -76,7 +83,7 @@ class TicketStore:
         db.execute("BEGIN")
         try:
             if tickets:
-                db.executemany("INSERT OR REPLACE INTO tickets VALUES (?,?,?,?,?,?,?)", tickets)
+                db.executemany("INSERT OR REPLACE INTO tickets VALUES (?,?,?,?,?,?,?,?)", tickets)
             if faults:
                 db.executemany(
                     "INSERT OR REPLACE INTO faults VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", faults
@@ -102,7 +109,7 @@ class TicketStore:
     def load_open(self) -> list[tuple[TicketRow, list[FaultRow]]]:
         """Open tickets with their faults, oldest first."""
         tickets: list[TicketRow] = [
-            (r[0], r[1], r[2], r[3], r[4], bytes(r[5]), bytes(r[6]))
+            (r[0], r[1], r[2], r[3], r[4], bytes(r[5]), bytes(r[6]), r[7])
             for r in self._db.execute(
                 "SELECT * FROM tickets WHERE state = 'open' ORDER BY opened_at, ticket_id"
             )
@@ -130,8 +137,10 @@ class TicketReader:
             f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
         )
 
-    def views(self, *, state: str = "open", include_suppressed: bool = False) -> list[bytes]:
-        """Ticket views (JSON) newest first; state 'open' or 'all'."""
+    def tickets(
+        self, *, state: str = "open", include_suppressed: bool = False, max_symptoms: int = 500
+    ) -> list[TicketView]:
+        """Tickets newest first (at most 5,000); state 'open', 'resolved', 'merged' or 'all'."""
         where: list[str] = []
         args: list[Any] = []
         if state != "all":
@@ -139,17 +148,44 @@ class TicketReader:
             args.append(state)
         if not include_suppressed:
             where.append("suppressed = 0")
-        sql = "SELECT view FROM tickets"
+        sql = "SELECT view, root_fid FROM tickets"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY opened_at DESC, ticket_id LIMIT 5000"
-        return [bytes(r[0]) for r in self._db.execute(sql, args)]
+        rows = self._db.execute(sql, args).fetchall()
+        return [self._complete(bytes(r[0]), r[1], max_symptoms) for r in rows]
 
-    def view(self, ticket_id: str) -> bytes | None:
+    def ticket(self, ticket_id: str, max_symptoms: int = 500) -> TicketView | None:
         row = self._db.execute(
-            "SELECT view FROM tickets WHERE ticket_id = ?", (ticket_id,)
+            "SELECT view, root_fid FROM tickets WHERE ticket_id = ?", (ticket_id,)
         ).fetchone()
-        return bytes(row[0]) if row else None
+        return self._complete(bytes(row[0]), row[1], max_symptoms) if row else None
+
+    def _complete(self, view_json: bytes, root_fid: int, max_symptoms: int) -> TicketView:
+        view = decode_view(view_json)
+        if view.state == "merged" or not view.symptom_count:
+            return view
+        rows = self._db.execute(
+            "SELECT node, fault_code, key, severity, first_seen, last_seen, occurrences, cleared,"
+            " message, event_id FROM faults WHERE ticket_id = ? AND fid != ? ORDER BY fid LIMIT ?",
+            (view.ticket_id, root_fid, max_symptoms),
+        ).fetchall()
+        view.symptoms = [
+            FaultView(
+                node=r[0],
+                fault_code=r[1],
+                key=r[2],
+                severity=r[3],
+                first_seen=r[4],
+                last_seen=r[5],
+                occurrences=r[6],
+                cleared=bool(r[7]),
+                message=r[8],
+                event_id=r[9],
+            )
+            for r in rows
+        ]
+        return view
 
     def counts(self) -> dict[str, int]:
         rows: Iterable[tuple[str, int]] = self._db.execute(

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 import msgspec
 from aiohttp import web
 
-from faultd.correlate.tickets import TicketChange, TicketView, decode_view
+from faultd.correlate.tickets import TicketChange, TicketView, encode
 from faultd.correlate.worker import AsyncCorrelator
 from faultd.event import decode_batch
 
@@ -42,12 +42,12 @@ def make_app(
     app = web.Application(client_max_size=_MAX_BODY)
     app[CORRELATOR_KEY] = correlator
 
-    async def reader_views(state: str, include_suppressed: bool) -> list[bytes]:
+    async def reader_views(state: str, include_suppressed: bool) -> list[TicketView]:
         reader = correlator.reader
         if reader is None:
             raise web.HTTPServiceUnavailable(text="correlator not started")
         return await asyncio.to_thread(
-            reader.views, state=state, include_suppressed=include_suppressed
+            reader.tickets, state=state, include_suppressed=include_suppressed
         )
 
     async def post_batch(request: web.Request) -> web.Response:
@@ -73,23 +73,22 @@ def make_app(
                 {"error": "state must be open|all|resolved|merged"}, status=400
             )
         views = await reader_views(state, state != "open")
-        body = b"[" + b",".join(views) + b"]"
-        return web.Response(body=body, content_type="application/json")
+        return web.Response(body=encode(views), content_type="application/json")
 
     async def get_ticket(request: web.Request) -> web.Response:
         reader = correlator.reader
         if reader is None:
             raise web.HTTPServiceUnavailable()
-        view = await asyncio.to_thread(reader.view, request.match_info["ticket_id"])
+        view = await asyncio.to_thread(reader.ticket, request.match_info["ticket_id"])
         if view is None:
             raise web.HTTPNotFound()
-        return web.Response(body=view, content_type="application/json")
+        return web.Response(body=encode(view), content_type="application/json")
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     async def index(request: web.Request) -> web.Response:
-        views = [decode_view(v) for v in await reader_views("open", False)]
+        views = await reader_views("open", False)
         return web.Response(
             text=render_page(views, clock(), refresh_seconds), content_type="text/html"
         )

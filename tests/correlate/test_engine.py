@@ -184,15 +184,10 @@ def test_restart_keeps_open_tickets_and_not_resolved_ones(
 
 def engine_ids_all(state: Path) -> list[str]:
     from faultd.correlate.store import TicketReader, db_path
-    from faultd.correlate.tickets import decode_view
 
     reader = TicketReader(db_path(state))
     try:
-        return [
-            v.ticket_id
-            for v in map(decode_view, reader.views(state="all"))
-            if v.state == "resolved"
-        ]
+        return [v.ticket_id for v in reader.tickets(state="all") if v.state == "resolved"]
     finally:
         reader.close()
 

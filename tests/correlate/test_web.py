@@ -59,7 +59,7 @@ async def test_post_batches_tickets_and_page(
         agg = next(t for t in tickets if t["root_cause"]["node"] == "agg-1")
         assert agg["symptom_count"] == 200 and "cust-042" in agg["impacted_services"]
         everything = await (await client.get("/tickets?state=all")).json()
-        assert sum(t["state"] == "merged" for t in everything) == 200
+        assert sum(t["state"] == "merged" for t in everything) == 150  # others never left
         assert sum(c.action == "merge" for c in got) == 150  # the 50 others were never emitted
         one = await client.get(f"/tickets/{agg['ticket_id']}")
         assert (await one.json())["ticket_id"] == agg["ticket_id"]
