@@ -30,30 +30,63 @@ def policy() -> dict[str, object]:
     for c in range(CORES):
         nodes[f"core-{c}"] = {"site": f"dc-{c}", "role": "core", "tier": "core"}
     for a in range(AGGS):
-        nodes[f"agg-{a}"] = {"site": f"dc-{a % CORES}", "role": "aggregation", "tier": "core",
-                             "parents": [f"core-{a % CORES}"]}
+        nodes[f"agg-{a}"] = {
+            "site": f"dc-{a % CORES}",
+            "role": "aggregation",
+            "tier": "core",
+            "parents": [f"core-{a % CORES}"],
+        }
         for i in range(PER_AGG):
-            nodes[f"acc-{a}-{i}"] = {"site": f"site-{a}", "role": "access", "tier": "access",
-                                     "parents": [f"agg-{a}"], "services": [f"cust-{a}-{i}"]}
+            nodes[f"acc-{a}-{i}"] = {
+                "site": f"site-{a}",
+                "role": "access",
+                "tier": "access",
+                "parents": [f"agg-{a}"],
+                "services": [f"cust-{a}-{i}"],
+            }
     return {
         "topology": {"nodes": nodes},
         "fault_codes": [{"match": "IF-MIB::link*", "category": "link"}],
         "rules": [{"match": {"tier": "core", "category": "link"}, "set": {"severity": 1}}],
-        "clears": [{"fault": {"fault_code": "IF-MIB::linkDown"},
-                    "clear": {"fault_code": "IF-MIB::linkUp"}, "key_attributes": ["ifIndex"]}],
-        "maintenance": [{"name": "m", "scope": {"site": "site-7"}, "action": "downgrade",
-                         "recurring": {"days": ["sun"], "start": "01:00", "end": "05:00"}}],
+        "clears": [
+            {
+                "fault": {"fault_code": "IF-MIB::linkDown"},
+                "clear": {"fault_code": "IF-MIB::linkUp"},
+                "key_attributes": ["ifIndex"],
+            }
+        ],
+        "maintenance": [
+            {
+                "name": "m",
+                "scope": {"site": "site-7"},
+                "action": "downgrade",
+                "recurring": {"days": ["sun"], "start": "01:00", "end": "05:00"},
+            }
+        ],
         "queues": {"noc": {}, "transport": {"priority": 1}, "access": {"priority": 3}},
-        "routing": {"queue": "noc", "routes": [
-            {"match": {"tier": "core", "severity": 1}, "queue": "transport"},
-            {"match": {"role": "access"}, "queue": "access"}]},
+        "routing": {
+            "queue": "noc",
+            "routes": [
+                {"match": {"tier": "core", "severity": 1}, "queue": "transport"},
+                {"match": {"role": "access"}, "queue": "access"},
+            ],
+        },
     }
 
 
 def _event(node: str, code: str, ts: float, if_index: int, severity: int = 2) -> FaultEvent:
-    return FaultEvent(event_id=new_id(), node_id=node, source="snmp", severity=severity,
-                      fault_code=code, message=f"{code} ifIndex={if_index}", timestamp=ts,
-                      received_at=ts, tier="", attributes={"ifIndex": if_index})
+    return FaultEvent(
+        event_id=new_id(),
+        node_id=node,
+        source="snmp",
+        severity=severity,
+        fault_code=code,
+        message=f"{code} ifIndex={if_index}",
+        timestamp=ts,
+        received_at=ts,
+        tier="",
+        attributes={"ifIndex": if_index},
+    )
 
 
 def traffic(n_events: int, seed: int = 7) -> list[FaultEvent]:
@@ -65,11 +98,14 @@ def traffic(n_events: int, seed: int = 7) -> list[FaultEvent]:
         kind = rng.random()
         if kind < 0.5:  # fibre cut storm, children often first
             a = rng.randrange(AGGS)
-            storm = [_event(f"acc-{a}-{i}", "IF-MIB::linkDown", ts + rng.uniform(0, 8), 1)
-                     for i in range(PER_AGG)]
+            storm = [
+                _event(f"acc-{a}-{i}", "IF-MIB::linkDown", ts + rng.uniform(0, 8), 1)
+                for i in range(PER_AGG)
+            ]
             storm.append(_event(f"agg-{a}", "IF-MIB::linkDown", ts + rng.uniform(0, 8), 7))
-            storm += [_event(f"acc-{a}-{i}", "IF-MIB::linkDown", ts + 9, 1)
-                      for i in range(0, PER_AGG, 3)]  # repeats
+            storm += [
+                _event(f"acc-{a}-{i}", "IF-MIB::linkDown", ts + 9, 1) for i in range(0, PER_AGG, 3)
+            ]  # repeats
             storm.append(_event(f"agg-{a}", "IF-MIB::linkUp", ts + 60, 7, 4))
             out += storm
         else:  # scattered access faults and their clears
@@ -86,9 +122,19 @@ def batches(events: list[FaultEvent], size: int) -> list[Batch]:
     out = []
     for i in range(0, len(events), size):
         chunk = events[i : i + size]
-        out.append(Batch(batch_id=new_id(), collector="bench", tier="access", lane="standard",
-                         trigger="size", opened_at=chunk[0].timestamp,
-                         emitted_at=chunk[-1].timestamp, event_count=len(chunk), events=chunk))
+        out.append(
+            Batch(
+                batch_id=new_id(),
+                collector="bench",
+                tier="access",
+                lane="standard",
+                trigger="size",
+                opened_at=chunk[0].timestamp,
+                emitted_at=chunk[-1].timestamp,
+                event_count=len(chunk),
+                events=chunk,
+            )
+        )
     return out
 
 
@@ -100,8 +146,7 @@ def main() -> None:
     bs = batches(traffic(args.events), args.batch_size)
     with tempfile.TemporaryDirectory() as tmp:
         t_build = time.perf_counter()
-        engine = CorrelationEngine(parse_policy(policy()),
-                                   TicketStore(db_path(Path(tmp))))
+        engine = CorrelationEngine(parse_policy(policy()), TicketStore(db_path(Path(tmp))))
         build_s = time.perf_counter() - t_build
         changes = opened = merged = resolved = 0
         t0 = time.perf_counter()

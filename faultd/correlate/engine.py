@@ -1,6 +1,6 @@
 """The correlation engine: one deterministic pass per batch, turning faults into tickets.
 
-Per batch: events are ordered by (timestamp, topology depth, event_id), then each
+Per batch: events are ordered by (timestamp, topology depth, fault-code rank, event_id); each
 is classified (fault-code table, rules, clear pairing) and applied:
 
 - a clear marks its fault cleared; the ticket resolves when every fault on its
@@ -148,8 +148,10 @@ class CorrelationEngine:
             return res
         res = self._result = EvaluationResult(batch_id=batch.batch_id, events=len(batch.events))
         depth = self._depth
+        rank = self.classifier.rank
         events = sorted(
-            batch.events, key=lambda e: (e.timestamp, depth.get(e.node_id, 0), e.event_id)
+            batch.events,
+            key=lambda e: (e.timestamp, depth.get(e.node_id, 0), rank(e.fault_code), e.event_id),
         )
         classify = self.classifier.classify
         for ev in events:

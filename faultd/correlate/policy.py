@@ -75,6 +75,7 @@ class FaultCode(_S):
     category: str = ""
     severity: int | None = None
     description: str = ""
+    rank: int = 0  # among simultaneous faults, lower rank is taken as the cause
 
 
 class RuleSet(_S):

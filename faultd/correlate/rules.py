@@ -58,6 +58,7 @@ class Classifier:
             (re.compile(fnmatch.translate(fc.match)).match, fc) for fc in policy.fault_codes
         ]
         self._code_memo: dict[str, tuple[int | None, str, str]] = {}
+        self._rank_memo: dict[str, int] = {}
         self._rules = [(compile_match(r.match), r) for r in policy.rules]
         self._rules_memoisable = all(uses_only(r.match, _MEMO_FIELDS) for r in policy.rules)
         self._rule_memo: dict[tuple[str, str, str, int], tuple[bool, int, str]] = {}
@@ -96,6 +97,15 @@ class Classifier:
             if len(self._code_memo) < _MEMO_LIMIT:
                 self._code_memo[fault_code] = info
         return info
+
+    def rank(self, fault_code: str) -> int:
+        """Tie-break rank of a fault code (fault_codes[].rank; 0 when unlisted)."""
+        rank = self._rank_memo.get(fault_code)
+        if rank is None:
+            rank = next((fc.rank for m, fc in self._codes if m(fault_code)), 0)
+            if len(self._rank_memo) < _MEMO_LIMIT:
+                self._rank_memo[fault_code] = rank
+        return rank
 
     def _apply_rules(self, s: Subject) -> tuple[bool, int, str]:
         drop = False
