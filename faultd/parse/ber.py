@@ -125,6 +125,14 @@ def _integer(data: bytes, start: int, end: int) -> int:
 def _oid(data: bytes, start: int, end: int) -> tuple[int, ...]:
     if start == end:
         raise _Decline
+    chunk = data[start:end]
+    if max(chunk) < 0x80:  # every arc a single octet: the common case
+        first = chunk[0]
+        if first < 40:
+            return (0, *chunk)
+        if first < 80:
+            return (1, first - 40, *chunk[1:])
+        return (2, first - 80, *chunk[1:])
     arcs: list[int] = []
     append = arcs.append
     value = 0

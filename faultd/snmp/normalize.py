@@ -83,6 +83,7 @@ CLEARS: Final[dict[tuple[int, ...], tuple[int, ...]]] = {
 
 _HIDDEN: Final = frozenset({SYS_UPTIME, SNMP_TRAP_OID, SNMP_TRAP_ENTERPRISE, SNMP_TRAP_ADDRESS})
 _VERSIONS: Final = {0: "1", 1: "2c", 3: "3"}
+_NAME_CACHE_MAX: Final = 65536
 
 
 class NormalizeError(ValueError):
@@ -172,18 +173,31 @@ class Normalizer:
                 raise ValueError(f"volatile_oids: unknown OID or name {text!r}")
             volatile.append(oid)
         self.volatile = tuple(volatile)
+        self._name_cache: dict[tuple[int, ...], tuple[str, str, str]] = {}
 
     # --- helpers ---------------------------------------------------------------
 
-    def _render(self, vb: VarBind) -> _Rendered:
-        loc = self.mib.locate(vb.oid)
-        oid_text = format_oid(vb.oid)
+    def _names_of(self, oid: tuple[int, ...]) -> tuple[str, str, str]:
+        """(numeric text, MODULE::sym.suffix, sym.suffix), cached."""
+        try:
+            return self._name_cache[oid]
+        except KeyError:
+            pass
+        loc = self.mib.locate(oid)
+        oid_text = format_oid(oid)
         if loc is None:
-            name = short = oid_text
+            names = (oid_text, oid_text, oid_text)
         else:
             mod, sym, suffix = loc
             short = f"{sym}.{format_oid(suffix)}" if suffix else sym
-            name = f"{mod}::{short}"
+            names = (oid_text, f"{mod}::{short}", short)
+        if len(self._name_cache) >= _NAME_CACHE_MAX:
+            self._name_cache.clear()
+        self._name_cache[oid] = names
+        return names
+
+    def _render(self, vb: VarBind) -> _Rendered:
+        oid_text, name, short = self._names_of(vb.oid)
         label: str | None = None
         value: Any
         if vb.kind == OCTET_STRING:
