@@ -179,10 +179,6 @@ class AccumulatorConfig(_Section):
             if tier.name in seen:
                 raise ValueError(f"tiers: duplicate tier name {tier.name!r}")
             seen.add(tier.name)
-            if self.adaptive.enabled and tier.window_seconds < self.adaptive.min_window_seconds:
-                raise ValueError(
-                    f"tiers.{tier.name}.window_seconds: below adaptive.min_window_seconds"
-                )
 
 
 class RateLimitConfig(_Section):

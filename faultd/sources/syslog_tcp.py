@@ -17,6 +17,7 @@ dropped.  Uses asyncio.Protocol rather than streams for speed; works on uvloop.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import Callable
 from typing import Final, cast
@@ -73,9 +74,17 @@ class SyslogTcpServer:
         self._paused: set[_SyslogTcpConnection] = set()
         self._resume_handle: asyncio.TimerHandle | None = None
 
-    async def start(self, host: str, port: int) -> None:
-        """Bind and start accepting; port 0 picks a free port (see `port`)."""
+    async def start(self, host: str, port: int, *, sock: socket.socket | None = None) -> None:
+        """Bind and start accepting; port 0 picks a free port (see `port`).
+
+        `sock` is an already-listening socket (systemd socket activation) used
+        instead of binding host:port.
+        """
         loop = asyncio.get_running_loop()
+        if sock is not None:
+            self._server = await loop.create_server(
+                lambda: _SyslogTcpConnection(self), sock=sock, ssl=self.ssl_context, backlog=256)
+            return
         self._server = await loop.create_server(
             lambda: _SyslogTcpConnection(self), host, port, ssl=self.ssl_context, backlog=256
         )
