@@ -27,8 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import load  # noqa: E402
-import results  # noqa: E402
+import load
+import results
 
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"
@@ -104,7 +104,7 @@ class Faultd:
         path.write_text(json.dumps(config))
         cpus = "0" if workers == 1 else "0,1"
         self.proc = subprocess.Popen([*taskset(cpus), PY, "-m", "faultd", "run", "--config",
-                                      str(path)], stderr=open(workdir / "faultd.log", "wb"))
+                                      str(path)], stderr=open(workdir / "faultd.log", "wb"))  # noqa: SIM115
         time.sleep(3.0)  # MIB loading on start
         if self.proc.poll() is not None:
             raise RuntimeError((workdir / "faultd.log").read_text())

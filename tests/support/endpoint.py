@@ -7,6 +7,7 @@ each item is a status int, or a dict {status, headers, delay, body}.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import time
@@ -96,7 +97,5 @@ class RecordingEndpoint:
             if remaining <= 0:
                 raise TimeoutError("endpoint did not see what the test waited for")
             self._arrived.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), min(remaining, 0.1))
-            except TimeoutError:
-                pass
