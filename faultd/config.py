@@ -242,9 +242,37 @@ class SpillConfig(_Section):
 class MetricsConfig(_Section):
     listen: str | None = "127.0.0.1:9163"
     debug_endpoints: bool = True  # /debug/* (tasks, ring); answered on loopback peers only
+    ring_size: Annotated[int, Meta(ge=0, le=1_000_000)] = 10000  # raw datagrams kept; 0 = off
 
     def __post_init__(self) -> None:
         _check_listen(self.listen, "listen")
+
+
+class BusTlsConfig(_Section):
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+
+class BusConfig(_Section):
+    """NATS JetStream scale-out (README "Scaling out"); role standalone ignores the rest."""
+
+    role: Literal["standalone", "collector", "accumulator"] = "standalone"
+    servers: list[str] = field(default_factory=lambda: ["nats://127.0.0.1:4222"])
+    stream: str = "FAULTD_EVENTS"
+    subject_prefix: str = "faultd.events"  # events go to <prefix>.<partition>
+    partitions: Annotated[int, Meta(ge=1, le=1024)] = 16
+    replicas: Annotated[int, Meta(ge=1, le=5)] = 1
+    max_age_seconds: PositiveFloat = 7 * 86400.0
+    member_name: str | None = None  # accumulator group member id; default collector_name
+    lease_ttl_seconds: PositiveFloat = 6.0
+    ack_wait_seconds: PositiveFloat = 120.0
+    user: str | None = None
+    password: str | None = None
+    token: str | None = None
+    nkey_seed_file: str | None = None
+    creds_file: str | None = None
+    tls: BusTlsConfig | None = None
 
 
 class LoggingConfig(_Section):
@@ -263,6 +291,7 @@ class Config(_Section):
     spill: SpillConfig = field(default_factory=SpillConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    bus: BusConfig = field(default_factory=BusConfig)
 
     @property
     def spill_directory(self) -> Path:

@@ -20,8 +20,11 @@ import logging
 import os
 import signal
 import socket
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from aiohttp import web
 
 from faultd import __version__, systemd
 from faultd.accumulator import Accumulator
@@ -35,6 +38,7 @@ from faultd.observe.http import ObservabilityServer
 from faultd.observe.logsetup import setup_logging
 from faultd.observe.looplag import probe_loop_lag
 from faultd.observe.metrics import Metrics
+from faultd.observe.ring import RawRing, render
 from faultd.observe.tasks import dump_tasks
 from faultd.overflow import OverflowSpiller
 from faultd.sources.syslog import SyslogIngest
@@ -108,13 +112,15 @@ class Daemon:
         self.intake = Intake(self.accumulator, self.metrics, config.node_aliases)
         self.dispatcher.start()
 
-        self.syslog = SyslogIngest(config.syslog, self.intake, self.metrics)
+        self.ring = RawRing(config.metrics.ring_size) if config.metrics.ring_size else None
+        self.syslog = SyslogIngest(config.syslog, self.intake, self.metrics, self.ring)
         self.snmp = self._build_snmp(config)
         await self._open_sources(config)
 
         self.observer = ObservabilityServer(
             self.metrics, is_ready=lambda: self.ready,
             debug_enabled=config.metrics.debug_endpoints)
+        self.observer.add_debug_route("ring", self._debug_ring)
         if config.metrics.listen:
             await self.observer.start(config.metrics.listen)
 
@@ -139,7 +145,7 @@ class Daemon:
         from faultd.sources.snmp import SnmpIngest, build_receiver
 
         receiver = build_receiver(config.snmp, Path(config.state_directory))
-        return SnmpIngest(config.snmp, receiver, self.intake, self.metrics)
+        return SnmpIngest(config.snmp, receiver, self.intake, self.metrics, self.ring)
 
     def _socket_for(self, listen: str, kind: int) -> socket.socket | None:
         host, port = parse_hostport(listen)
@@ -169,7 +175,7 @@ class Daemon:
         tls = config.syslog.tcp_tls
         context = make_server_ssl_context(tls.cert_file, tls.key_file, tls.ca_file) if tls else None
         server = SyslogTcpServer(
-            lambda data, addr: self.syslog.on_message(data, addr),
+            lambda data, addr: self.syslog.on_message(data, addr, "syslog-tcp"),
             self.intake.has_capacity,
             max_message_size=config.syslog.max_message_size,
             idle_timeout=config.syslog.tcp_idle_timeout_seconds,
@@ -236,6 +242,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGINT, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
         loop.add_signal_handler(signal.SIGUSR1, self._on_sigusr1)
+        loop.add_signal_handler(signal.SIGUSR2, self._on_sigusr2)
 
     def request_stop(self) -> None:
         if not self.stop_event.is_set():
@@ -252,6 +259,18 @@ class Daemon:
 
     def _on_sigusr1(self) -> None:
         log.warning("task dump requested (SIGUSR1):\n%s", dump_tasks(self.loop))
+
+    def _on_sigusr2(self) -> None:
+        if self.ring is None:
+            log.warning("SIGUSR2: the raw ring is disabled (metrics.ring_size: 0)")
+            return
+        path = Path(self.config.state_directory) / f"ring-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
+        count = self.ring.dump(path)
+        log.warning("SIGUSR2: wrote the last %d raw datagrams to %s", count, path)
+
+    async def _debug_ring(self, request: web.Request) -> web.StreamResponse:
+        items = self.ring.snapshot() if self.ring is not None else []
+        return web.Response(text=render(items), content_type="application/x-ndjson")
 
     async def reload(self) -> bool:
         try:
@@ -297,7 +316,7 @@ class Daemon:
             if previous is not None:
                 self._tasks.append(asyncio.create_task(previous.close(), name="close-old-sink"))
         if "syslog" in changed:
-            self.syslog = SyslogIngest(new.syslog, self.intake, self.metrics)
+            self.syslog = SyslogIngest(new.syslog, self.intake, self.metrics, self.ring)
             await self._rebind("syslog", old.syslog.listen, new.syslog.listen,
                                self.syslog.on_message)
             tcp_changed = (old.syslog.tcp_listen, old.syslog.tcp_tls) != (

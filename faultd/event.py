@@ -8,8 +8,8 @@ only thing stages share, so they stay small and free of behaviour.
 from __future__ import annotations
 
 import hashlib
-import os
 import itertools
+import os
 import time
 from enum import IntEnum
 from typing import Any, Final

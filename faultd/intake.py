@@ -7,16 +7,21 @@ and never blocks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from faultd.accumulator import Accumulator
 from faultd.event import FaultEvent
 from faultd.observe.metrics import Metrics
 
 
 class Intake:
-    __slots__ = ("_accepted", "accumulator", "aliases")
+    __slots__ = ("_accepted", "accumulator", "aliases", "forward")
 
     def __init__(self, accumulator: Accumulator, metrics: Metrics, aliases: dict[str, str]) -> None:
         self.accumulator = accumulator
+        # Where events go instead of the local accumulator (the bus publisher when
+        # role is `collector`); returns False when the event was dropped.
+        self.forward: Callable[[FaultEvent], bool] | None = None
         self.aliases = {k.lower(): v.lower() for k, v in aliases.items()}
         self._accepted = metrics.accepted
 
@@ -26,6 +31,8 @@ class Intake:
             if alias is not None:
                 event.node_id = alias
         self._accepted[event.source].inc()
+        if self.forward is not None:
+            return self.forward(event)
         return self.accumulator.offer(event)
 
     def has_capacity(self) -> bool:

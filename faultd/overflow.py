@@ -33,6 +33,7 @@ class OverflowSpiller:
         self._buffers: dict[str, list[FaultEvent]] = {LANE_CRITICAL: [], LANE_STANDARD: []}
         self._opened: dict[str, float] = {}
         self._timer: Timer | None = None
+        self.on_settled: Callable[[Batch, str], None] | None = None  # as Dispatcher.on_settled
 
     def offer(self, event: FaultEvent) -> bool:
         lane = LANE_CRITICAL if event.severity == 1 else LANE_STANDARD
@@ -68,3 +69,5 @@ class OverflowSpiller:
                         "lost: %s", len(events), exc)
             return
         self._metrics.spill_records_written.labels("overflow").inc()
+        if self.on_settled is not None:
+            self.on_settled(batch, "spilled")

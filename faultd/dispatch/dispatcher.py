@@ -103,6 +103,9 @@ class Dispatcher:
         self._spill_wakeup = asyncio.Event()
         self._draining = False
         self._started = False
+        # Called once per batch when it is safe downstream: "delivered", "rejected"
+        # (parked) or "spilled" (on disk).  The bus accumulator acks its messages here.
+        self.on_settled: Callable[[Batch, str], None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -194,6 +197,8 @@ class Dispatcher:
             return False
         self._metrics.spill_records_written.labels(cause).inc()
         self._spill_wakeup.set()
+        if self.on_settled is not None:
+            self.on_settled(batch, "spilled")
         return True
 
     # -- delivery ------------------------------------------------------------------------
@@ -214,6 +219,8 @@ class Dispatcher:
                 raise
             finally:
                 lane.in_flight.discard(batch.batch_id)
+            if result is not Result.DEFERRED and self.on_settled is not None:
+                self.on_settled(batch, result.value)
             deferred = result is Result.DEFERRED
             if deferred and not self._to_spill(batch, "downstream_down") and self.spill is None:
                 lane.queue.appendleft(batch)  # nowhere to keep it: hold it in memory, back off

@@ -16,6 +16,7 @@ from faultd.config import SnmpConfig
 from faultd.intake import Intake
 from faultd.observe.metrics import Metrics
 from faultd.observe.quietlog import QuietLogger
+from faultd.observe.ring import RawRing
 from faultd.snmp.receiver import SnmpReceiver, SnmpUser
 from faultd.sources.filters import SourceFilter
 from faultd.sources.udp import DatagramSource
@@ -43,10 +44,11 @@ def build_receiver(config: SnmpConfig, state_directory: Path) -> SnmpReceiver:
 
 
 class SnmpIngest:
-    __slots__ = ("_filter", "_intake", "_metrics", "_received", "protocol", "receiver")
+    __slots__ = ("_filter", "_intake", "_metrics", "_received", "protocol", "receiver", "ring")
 
     def __init__(self, config: SnmpConfig, receiver: SnmpReceiver, intake: Intake,
-                 metrics: Metrics) -> None:
+                 metrics: Metrics, ring: RawRing | None = None) -> None:
+        self.ring = ring
         self.receiver = receiver
         self._filter = SourceFilter(config.allowed_sources)
         self._intake = intake
@@ -55,14 +57,17 @@ class SnmpIngest:
         self.protocol: DatagramSource | None = None  # set once the socket is open
 
     def on_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
+        received_at = time.time()
         self._received.inc()
+        if self.ring is not None:
+            self.ring.append(received_at, "snmp", addr, data)
         sender = addr[0]
         if not self._filter.allowed(sender):
             self._metrics.snmp_rejected.labels("source").inc()
             quiet.warning(f"snmp-denied:{sender}", "trap from %s refused: not in "
                           "snmp.allowed_sources", sender)
             return
-        result = self.receiver.receive(data, (addr[0], addr[1]), time.time())
+        result = self.receiver.receive(data, (addr[0], addr[1]), received_at)
         if result.response is not None and self.protocol is not None:
             self.protocol.sendto(result.response, addr)
         if result.rejected is not None:

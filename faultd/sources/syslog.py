@@ -19,6 +19,7 @@ from faultd.intake import Intake
 from faultd.normalize_syslog import SyslogNormalizer, SyslogParseError
 from faultd.observe.metrics import Metrics
 from faultd.observe.quietlog import QuietLogger
+from faultd.observe.ring import RawRing
 from faultd.parse.syslog_vendors import build_vendor_table
 from faultd.sources.filters import SourceFilter
 
@@ -30,9 +31,11 @@ class SyslogIngest:
     """Per-message handling shared by the UDP and TCP syslog transports."""
 
     __slots__ = ("_dropped", "_filter", "_intake", "_normalizer", "_parse_error", "_received",
-                 "raw_hook")
+                 "ring")
 
-    def __init__(self, config: SyslogConfig, intake: Intake, metrics: Metrics) -> None:
+    def __init__(self, config: SyslogConfig, intake: Intake, metrics: Metrics,
+                 ring: RawRing | None = None) -> None:
+        self.ring = ring
         vendors = build_vendor_table(
             [{k: v for k, v in msgspec.structs.asdict(p).items() if v is not None}
              for p in config.vendor_patterns])
@@ -48,8 +51,11 @@ class SyslogIngest:
         self._parse_error = metrics.parse_error["syslog"]
         self._dropped = metrics.dropped["not_allowed"]
 
-    def on_message(self, data: bytes, addr: tuple[str, int]) -> None:
+    def on_message(self, data: bytes, addr: tuple[str, int], source: str = "syslog") -> None:
+        received_at = time.time()
         self._received.inc()
+        if self.ring is not None:
+            self.ring.append(received_at, source, addr, data)
         sender = addr[0]
         if not self._filter.allowed(sender):
             self._dropped.inc()
@@ -57,7 +63,7 @@ class SyslogIngest:
                           "syslog.allowed_sources", sender)
             return
         try:
-            event = self._normalizer.normalize(data, sender, time.time())
+            event = self._normalizer.normalize(data, sender, received_at)
         except SyslogParseError as exc:
             self._parse_error.inc()
             quiet.warning(f"syslog-parse:{sender}", "unparseable syslog from %s: %s (%d bytes)",
