@@ -73,7 +73,7 @@ fi
 "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip wheel -q --no-deps -w "$WORK/wheels" "$WORK/src"
 WHEEL=$(ls "$WORK"/wheels/faultd-*.whl)
-"$VENV/bin/python" -m pip install -q --no-compile "${WHEEL}[systemd]"
+"$VENV/bin/python" -m pip install -q --no-compile --use-pep517 "${WHEEL}[systemd]"
 # pip and setuptools are build tools: not shipped.
 "$VENV/bin/python" -m pip uninstall -q -y pip setuptools
 rm -f "$VENV"/bin/Activate.ps1 "$VENV"/bin/activate.csh "$VENV"/bin/activate.fish
