@@ -63,6 +63,14 @@ class SnmpSeverityRule(_Section):
     varbinds: dict[str, str] = field(default_factory=dict)  # name/OID -> value glob
 
 
+class SourceRateLimitConfig(_Section):
+    """Per-sender token bucket at ingest (faultd.sources.fairness); null section = off."""
+
+    per_source_per_second: PositiveFloat = 500.0
+    burst: PositiveInt = 1000
+    max_sources: PositiveInt = 65536  # bucket table bound (LRU eviction beyond it)
+
+
 class SnmpConfig(_Section):
     listen: str | None = "0.0.0.0:162"
     communities: list[str] = field(default_factory=lambda: ["public"])
@@ -71,6 +79,7 @@ class SnmpConfig(_Section):
     mib_dirs: list[str] = field(default_factory=list)
     severity_rules: list[SnmpSeverityRule] = field(default_factory=list)
     volatile_oids: list[str] = field(default_factory=list)
+    source_rate_limit: SourceRateLimitConfig | None = None
 
     def __post_init__(self) -> None:
         _check_listen(self.listen, "listen")
@@ -115,6 +124,7 @@ class SyslogConfig(_Section):
     max_clock_skew_seconds: PositiveFloat = 86400.0
     severity_map: dict[int, Annotated[int, Meta(ge=1, le=4)]] | None = None
     vendor_patterns: list[VendorPattern] = field(default_factory=list)
+    source_rate_limit: SourceRateLimitConfig | None = None
 
     def __post_init__(self) -> None:
         _check_listen(self.listen, "listen")

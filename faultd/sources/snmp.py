@@ -18,6 +18,7 @@ from faultd.observe.metrics import Metrics
 from faultd.observe.quietlog import QuietLogger
 from faultd.observe.ring import RawRing
 from faultd.snmp.receiver import SnmpReceiver, SnmpUser
+from faultd.sources.fairness import build_limiter
 from faultd.sources.filters import SourceFilter
 from faultd.sources.udp import DatagramSource
 
@@ -44,7 +45,8 @@ def build_receiver(config: SnmpConfig, state_directory: Path) -> SnmpReceiver:
 
 
 class SnmpIngest:
-    __slots__ = ("_filter", "_intake", "_metrics", "_received", "protocol", "receiver", "ring")
+    __slots__ = ("_filter", "_intake", "_limiter", "_metrics", "_rate_dropped", "_received",
+                 "protocol", "receiver", "ring")
 
     def __init__(self, config: SnmpConfig, receiver: SnmpReceiver, intake: Intake,
                  metrics: Metrics, ring: RawRing | None = None) -> None:
@@ -54,6 +56,8 @@ class SnmpIngest:
         self._intake = intake
         self._metrics = metrics
         self._received = metrics.received["snmp"]
+        self._limiter = build_limiter(config.source_rate_limit)
+        self._rate_dropped = metrics.dropped["source_rate"]
         self.protocol: DatagramSource | None = None  # set once the socket is open
 
     def on_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -66,6 +70,13 @@ class SnmpIngest:
             self._metrics.snmp_rejected.labels("source").inc()
             quiet.warning(f"snmp-denied:{sender}", "trap from %s refused: not in "
                           "snmp.allowed_sources", sender)
+            return
+        if self._limiter is not None and not self._limiter.allow(sender):
+            # Refused before decoding, INFORMs included: no Response is sent, so
+            # the agent retransmits later (its retry is the INFORM's recovery).
+            self._rate_dropped.inc()
+            quiet.warning("snmp-rate", "trap from %s refused: over snmp.source_rate_limit "
+                          "(later senders not named)", sender)
             return
         result = self.receiver.receive(data, (addr[0], addr[1]), received_at)
         if result.response is not None and self.protocol is not None:

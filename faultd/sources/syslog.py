@@ -21,6 +21,7 @@ from faultd.observe.metrics import Metrics
 from faultd.observe.quietlog import QuietLogger
 from faultd.observe.ring import RawRing
 from faultd.parse.syslog_vendors import build_vendor_table
+from faultd.sources.fairness import build_limiter
 from faultd.sources.filters import SourceFilter
 
 log = logging.getLogger("faultd.syslog")
@@ -30,8 +31,8 @@ quiet = QuietLogger(log)
 class SyslogIngest:
     """Per-message handling shared by the UDP and TCP syslog transports."""
 
-    __slots__ = ("_dropped", "_filter", "_intake", "_normalizer", "_parse_error", "_received",
-                 "ring")
+    __slots__ = ("_dropped", "_filter", "_intake", "_limiter", "_max_size", "_normalizer",
+                 "_parse_error", "_rate_dropped", "_received", "ring")
 
     def __init__(self, config: SyslogConfig, intake: Intake, metrics: Metrics,
                  ring: RawRing | None = None) -> None:
@@ -50,6 +51,9 @@ class SyslogIngest:
         self._received = metrics.received["syslog"]
         self._parse_error = metrics.parse_error["syslog"]
         self._dropped = metrics.dropped["not_allowed"]
+        self._limiter = build_limiter(config.source_rate_limit)
+        self._rate_dropped = metrics.dropped["source_rate"]
+        self._max_size = config.max_message_size
 
     def on_message(self, data: bytes, addr: tuple[str, int], source: str = "syslog") -> None:
         received_at = time.time()
@@ -61,6 +65,18 @@ class SyslogIngest:
             self._dropped.inc()
             quiet.warning(f"syslog-denied:{sender}", "syslog from %s refused: not in "
                           "syslog.allowed_sources", sender)
+            return
+        if self._limiter is not None and not self._limiter.allow(sender):
+            self._rate_dropped.inc()
+            quiet.warning("syslog-rate", "syslog from %s refused: over "
+                          "syslog.source_rate_limit (later senders not named)", sender)
+            return
+        if len(data) > self._max_size:
+            # UDP: the kernel already truncated at the receive size; never parse a
+            # partial or oversized message (TCP frames are refused by the framer).
+            self._parse_error.inc()
+            quiet.warning("syslog-oversize", "syslog from %s refused: %d bytes is over "
+                          "syslog.max_message_size", sender, len(data))
             return
         try:
             event = self._normalizer.normalize(data, sender, received_at)
