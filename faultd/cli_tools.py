@@ -131,4 +131,132 @@ def register_mib(sub: SubParsers) -> None:
     translate.set_defaults(func=cmd_mib_translate)
 
 
-REGISTRARS: list[Callable[[SubParsers], None]] = [register_spill, register_mib]
+def cmd_ring_dump(args: argparse.Namespace) -> int:
+    from faultd.replay import ReplayError, dump_ring, ring_url_from_listen
+
+    if args.url:
+        url = args.url
+    else:
+        listen = _load(args.config).metrics.listen
+        if not listen:
+            print("error: metrics.listen is null in the config: no /debug/ring to fetch "
+                  "(use SIGUSR2, or --url)", file=sys.stderr)
+            return 1
+        url = ring_url_from_listen(listen)
+    try:
+        count = dump_ring(url, Path(args.file))
+    except (ReplayError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {count} raw datagrams to {args.file}")
+    return 0
+
+
+def register_ring(sub: SubParsers) -> None:
+    ring = sub.add_parser("ring", help="the raw datagram ring of a running faultd")
+    ring_sub = ring.add_subparsers(dest="ring_command", required=True)
+    dump = ring_sub.add_parser("dump", help="fetch /debug/ring into FILE (mode 0600)")
+    dump.add_argument("file")
+    source = dump.add_mutually_exclusive_group()
+    source.add_argument("--config", "-c", default=DEFAULT_CONFIG,
+                        help="find the metrics listener in this config")
+    source.add_argument("--url", help="metrics listener, e.g. http://127.0.0.1:9163")
+    dump.set_defaults(func=cmd_ring_dump)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from faultd.replay import (
+        ReplayError,
+        parse_hostport_arg,
+        replay_ring_file,
+        replay_spill,
+    )
+
+    source = Path(args.source)
+    try:
+        if source.is_dir():
+            if not args.to or not args.to.startswith(("http://", "https://")):
+                print("error: replaying a spill directory needs --to http(s)://STAGING/URL",
+                      file=sys.stderr)
+                return 1
+            lanes = ("rejected",) if args.rejected else ("critical", "standard")
+            spill_report = asyncio.run(replay_spill(source, args.to, args.rate, lanes))
+            print(spill_report.text())
+            return 1 if spill_report.failed else 0
+        targets = {}
+        if args.to:
+            target = parse_hostport_arg(args.to)
+            targets = {"syslog": target, "snmp": target}
+        if args.syslog:
+            targets["syslog"] = parse_hostport_arg(args.syslog)
+        if args.snmp:
+            targets["snmp"] = parse_hostport_arg(args.snmp)
+        if not targets:
+            print("error: a ring dump needs --to udp://HOST:PORT or --syslog/--snmp HOST:PORT",
+                  file=sys.stderr)
+            return 1
+        report = replay_ring_file(source, targets, args.rate)
+    except (ReplayError, OSError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(report.text())
+    return 0
+
+
+def register_replay(sub: SubParsers) -> None:
+    replay = sub.add_parser(
+        "replay", help="re-send a ring dump over UDP, or a spill directory to a staging URL")
+    replay.add_argument("--from", dest="source", required=True,
+                        help="ring dump file (JSON lines) or spill directory")
+    replay.add_argument("--to", help="udp://HOST:PORT for a ring dump; http(s) URL for spill")
+    replay.add_argument("--syslog", help="ring dump: HOST:PORT for syslog records")
+    replay.add_argument("--snmp", help="ring dump: HOST:PORT for snmp records")
+    replay.add_argument("--rate", type=float, help="datagrams or batches per second")
+    replay.add_argument("--rejected", action="store_true",
+                        help="spill: replay the parked rejected/ batches instead")
+    replay.set_defaults(func=cmd_replay)
+
+
+def cmd_correlate(args: argparse.Namespace) -> int:
+    import signal
+
+    from faultd.correlate import PolicyError
+    from faultd.correlate.service import serve_correlator
+    from faultd.daemon import policy_path
+    from faultd.observe.logsetup import setup_logging
+
+    config_path = Path(args.config)
+    config = _load(args.config)
+    setup_logging(config.logging.level, config.logging.format)
+    policy = Path(args.policy) if args.policy else policy_path(config, config_path)
+    listen = args.listen or config.correlation.listen
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve_correlator(policy, listen, Path(config.state_directory), stop)
+        return 0
+
+    try:
+        import uvloop
+
+        return uvloop.run(main())
+    except PolicyError as exc:
+        for error in exc.errors:
+            print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def register_correlate(sub: SubParsers) -> None:
+    correlate = sub.add_parser(
+        "correlate", help="serve the built-in correlator over HTTP (POST /batches, /tickets, /)")
+    correlate.add_argument("--config", "-c", default=DEFAULT_CONFIG)
+    correlate.add_argument("--policy", help="policy file (default: correlation.policy)")
+    correlate.add_argument("--listen", help="host:port (default: correlation.listen)")
+    correlate.set_defaults(func=cmd_correlate)
+
+
+REGISTRARS: list[Callable[[SubParsers], None]] = [register_spill, register_mib, register_ring,
+                                                  register_replay, register_correlate]

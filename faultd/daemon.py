@@ -55,10 +55,29 @@ MEMORY_CHECK_SECONDS = 0.1
 GAUGE_REFRESH_SECONDS = 1.0
 
 
-def build_sink(config: Config) -> Sink:
+def policy_path(config: Config, config_path: Path) -> Path:
+    """The correlation policy file; relative paths are relative to the config file."""
+    path = Path(config.correlation.policy)
+    return path if path.is_absolute() else config_path.parent / path
+
+
+async def build_sink(config: Config, config_path: Path) -> Sink:
+    """The downstream: the HTTP endpoint, else the built-in correlator, else the batch log."""
     if config.dispatch.endpoint:
         return HttpSink(config.dispatch)
-    return FileSink(Path(config.state_directory) / "sink" / "batches.jsonl")
+    state = Path(config.state_directory)
+    policy = policy_path(config, config_path)
+    if not policy.exists():
+        log.warning("no correlation policy at %s: batches go to %s only", policy,
+                    state / "sink" / "batches.jsonl")
+        return FileSink(state / "sink" / "batches.jsonl")
+    from faultd.dispatch.correlator_sink import CorrelatorSink
+
+    sink = CorrelatorSink(config.correlation, policy, state)
+    await sink.start()
+    log.info("built-in downstream: correlator with policy %s; tickets in %s", policy,
+             state / "tickets" / "tickets.jsonl")
+    return sink
 
 
 class Daemon:
@@ -99,7 +118,8 @@ class Daemon:
             watermark=config.spill.memory_high_watermark,
             limit_bytes=config.spill.memory_limit_bytes)
         self.dispatcher = Dispatcher(
-            config.dispatch, sink=build_sink(config), spill=self.spill, metrics=self.metrics,
+            config.dispatch, sink=await build_sink(config, self.config_path), spill=self.spill,
+            metrics=self.metrics,
             now=self.clock.monotonic, wall=self.clock.wall,
             memory_pressure=lambda: self._memory_high)
         self.overflow = OverflowSpiller(
@@ -303,16 +323,17 @@ class Daemon:
             setup_logging(new.logging.level, new.logging.format)
         self.accumulator.reconfigure(new.accumulator)
         self.intake.aliases = {k.lower(): v.lower() for k, v in new.node_aliases.items()}
-        if "dispatch" in changed or "state_directory" in changed:
+        if {"dispatch", "state_directory", "correlation"} & changed:
             sink_changed = (
-                old.dispatch.endpoint != new.dispatch.endpoint
+                old.correlation != new.correlation
+                or old.dispatch.endpoint != new.dispatch.endpoint
                 or old.dispatch.headers != new.dispatch.headers
                 or old.dispatch.tls != new.dispatch.tls
                 or old.dispatch.gzip != new.dispatch.gzip
                 or old.dispatch.timeout_seconds != new.dispatch.timeout_seconds
                 or old.state_directory != new.state_directory)
             previous = self.dispatcher.reconfigure(
-                new.dispatch, build_sink(new) if sink_changed else None)
+                new.dispatch, await build_sink(new, self.config_path) if sink_changed else None)
             if previous is not None:
                 self._tasks.append(asyncio.create_task(previous.close(), name="close-old-sink"))
         if "syslog" in changed:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -40,6 +41,11 @@ _result_decoder = msgspec.msgpack.Decoder(EvaluationResult)
 
 def _init_worker(policy_path: str, state_directory: str, clock: Callable[[], float]) -> None:
     global _engine
+    # The parent decides when this worker ends (close() after the last batch).  A
+    # SIGTERM/SIGINT sent to the whole process group (systemd's default KillMode,
+    # coreutils timeout, Ctrl-C) must not kill it before the parent has drained.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _engine = CorrelationEngine.open(Path(policy_path), Path(state_directory), clock=clock)
 
 
