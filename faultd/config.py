@@ -277,12 +277,38 @@ class BusConfig(_Section):
     member_name: str | None = None  # accumulator group member id; default collector_name
     lease_ttl_seconds: PositiveFloat = 6.0
     ack_wait_seconds: PositiveFloat = 120.0
+    retention: Literal["limits", "workqueue"] = "limits"  # workqueue: deleted once acked
+    max_bytes: PositiveInt | None = None  # stream size cap (oldest discarded); None = unlimited
+    duplicate_window_seconds: PositiveFloat = 120.0  # Nats-Msg-Id dedup horizon of the stream
+    max_ack_pending: PositiveInt = 100_000  # per partition consumer; bounds events in windows
+    fetch_batch: PositiveInt = 500  # messages per pull request
+    publish_timeout_seconds: PositiveFloat = 2.0  # a publish not acked by then goes to the outbox
+    max_in_flight_publishes: PositiveInt = 1024
+    connect_timeout_seconds: PositiveFloat = 5.0
     user: str | None = None
     password: str | None = None
     token: str | None = None
     nkey_seed_file: str | None = None
     creds_file: str | None = None
     tls: BusTlsConfig | None = None
+
+
+class CorrelationConfig(_Section):
+    """The built-in downstream used when dispatch.endpoint is null (faultd/correlate)."""
+
+    # Policy file; relative paths are relative to the config file's directory.
+    # If it does not exist, batches only go to the batch log.
+    policy: str = "correlation.yaml"
+    # Where `faultd correlate` (standalone) serves POST /batches, /tickets and /.
+    listen: str = "127.0.0.1:9164"
+    mode: Literal["process", "thread"] = "process"
+    batch_log: bool = True  # also append each batch to <state_directory>/sink/batches.jsonl
+    webhook_rate_limit: RateLimitConfig = field(
+        default_factory=lambda: RateLimitConfig(requests_per_second=10.0, burst=20))
+    webhook_timeout_seconds: PositiveFloat = 10.0
+
+    def __post_init__(self) -> None:
+        _check_listen(self.listen, "listen")
 
 
 class LoggingConfig(_Section):
@@ -302,6 +328,7 @@ class Config(_Section):
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     bus: BusConfig = field(default_factory=BusConfig)
+    correlation: CorrelationConfig = field(default_factory=CorrelationConfig)
 
     @property
     def spill_directory(self) -> Path:
