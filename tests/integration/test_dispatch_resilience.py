@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.daemon import base_config, free_port, running_daemon, udp_sender
-from support.endpoint import RecordingEndpoint
 
 from faultd.daemon import Daemon
+from support.daemon import base_config, free_port, running_daemon, udp_sender
+from support.endpoint import RecordingEndpoint
 
 pytestmark = pytest.mark.integration
 

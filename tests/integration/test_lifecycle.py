@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from support.daemon import DaemonProcess, base_config, free_port, udp_sender
 from support.endpoint import RecordingEndpoint
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from support.daemon import base_config, running_daemon, udp_sender
 from support.endpoint import RecordingEndpoint
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from support.daemon import DaemonProcess, base_config, free_port, udp_sender
 from support.endpoint import RecordingEndpoint
 
