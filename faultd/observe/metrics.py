@@ -72,6 +72,10 @@ class Metrics:
         self.batch_latency = Histogram(
             "faultd_batch_latency_seconds", "First event in to batch acknowledged downstream",
             ["lane"], buckets=LATENCY_BUCKETS, registry=r)
+        self.batch_emit = Histogram(
+            "faultd_batch_emit_seconds",
+            "First event into a window to its batch closed (loop monotonic clock)",
+            ["lane"], buckets=LATENCY_BUCKETS, registry=r)
         self.dispatch_requests = Counter(
             "faultd_dispatch_requests_total", "Delivery attempts by outcome", ["lane", "outcome"],
             registry=r)
