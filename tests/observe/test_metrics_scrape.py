@@ -10,10 +10,10 @@ from pathlib import Path
 
 import yaml
 from observe_kit import eventually, scrape, syslog_line, value
-from support.daemon import base_config, running_daemon, udp_sender
-from support.endpoint import RecordingEndpoint
 
 from faultd.observe.metrics import DROP_REASONS
+from support.daemon import base_config, running_daemon, udp_sender
+from support.endpoint import RecordingEndpoint
 
 
 def config(tmp_path: Path, url: str) -> dict:
