@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 APT_PACKAGES := snmp snmptrapd bsdutils systemd libsystemd-dev pkg-config gcc \
                 python3-dev python3-venv prometheus rsyslog lintian iproute2
 
-.PHONY: all run test lint unit bench fuzz soak deps system-deps clean deb rpm
+.PHONY: all run test lint unit bench fuzz soak deps system-deps clean deb rpm package-test
 
 all: test
 
@@ -67,5 +67,17 @@ fuzz: deps
 soak: deps
 	FAULTD_SOAK=1 $(BIN)/pytest -q tests/reliability -m "slow or not slow"
 
+# Packages (packaging/README.md).  The .deb bundles a virtualenv under /opt/faultd.
+deb: deps
+	packaging/build-deb.sh
+
+rpm:
+	@if command -v rpmbuild >/dev/null 2>&1; then packaging/build-rpm.sh; \
+	else echo "rpm: rpmbuild not found, skipping (install rpm-build on a RHEL-family host)"; fi
+
+package-test: deps
+	$(BIN)/pytest -q tests/packaging tests/test_systemd.py
+
 clean:
-	rm -rf $(VENV) var build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) var build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis \
+	       packaging/out
