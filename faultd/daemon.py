@@ -48,6 +48,7 @@ from faultd.spill.memory import MemoryMonitor
 from faultd.spill.store import SpillStore
 
 if TYPE_CHECKING:
+    from faultd.bus.roles import BusRole
     from faultd.sources.syslog_tcp import SyslogTcpServer
 
 log = logging.getLogger("faultd")
@@ -98,6 +99,7 @@ class Daemon:
         self._tasks: list[asyncio.Task[None]] = []
         self._memory_high = False
         self._reloading = False
+        self._bus: BusRole | None = None  # bus.role collector|accumulator (faultd/bus)
 
     # -- startup -------------------------------------------------------------------
 
@@ -136,6 +138,10 @@ class Daemon:
             overflow=self.overflow.offer if config.accumulator.overflow == "spill" else None)
         self.intake = Intake(self.accumulator, self.metrics, config.node_aliases)
         self.dispatcher.start()
+        if config.bus.role != "standalone":
+            from faultd.bus.roles import start_role
+
+            self._bus = await start_role(self)
 
         self.ring = RawRing(config.metrics.ring_size) if config.metrics.ring_size else None
         self.syslog = SyslogIngest(config.syslog, self.intake, self.metrics, self.ring)
@@ -387,6 +393,8 @@ class Daemon:
     async def shutdown(self) -> None:
         self.ready = False
         self.notifier.stopping("flushing and delivering")
+        if self._bus is not None:  # collector: publish what is queued; accumulator: stop consuming
+            await self._bus.close()
         for _, protocol in self._udp.values():
             if protocol.transport is not None:
                 protocol.transport.close()
@@ -399,6 +407,8 @@ class Daemon:
                  self.config.dispatch.shutdown_timeout_seconds)
         await self.dispatcher.stop(self.config.dispatch.shutdown_timeout_seconds)
         self.overflow.flush()
+        if self._bus is not None:  # acks for settled batches, outbox to disk, disconnect
+            await self._bus.finish()
         stats = self.spill.stats()
         if stats.records_pending:
             log.warning("%d batches (%d events) left in spill for the next start",
