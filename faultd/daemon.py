@@ -257,6 +257,10 @@ class Daemon:
             corrupt = stats.corrupt_records - self.metrics.spill_corrupt._value.get()
             if corrupt > 0:
                 self.metrics.spill_corrupt.inc(corrupt)
+            evicted_metric = self.metrics.dropped["spill_evicted"]  # events lost to the size cap
+            evicted = stats.evicted_events - evicted_metric._value.get()
+            if evicted > 0:
+                evicted_metric.inc(evicted)
             await asyncio.sleep(GAUGE_REFRESH_SECONDS)
 
     def _status_line(self) -> str:

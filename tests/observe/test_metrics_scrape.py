@@ -126,3 +126,36 @@ async def test_no_metric_is_labelled_by_node(tmp_path: Path, endpoint: Recording
     assert {k for _, labels in s for k, _ in labels} <= {
         "source", "reason", "tier", "lane", "trigger", "priority", "outcome", "cause", "le",
         "version", "python", "event_loop"}
+
+
+async def test_spill_gauges_and_eviction_drops(tmp_path: Path) -> None:
+    """Spill bytes/segments/age gauges follow the daemon's store, and events the size cap
+    evicts are counted as dropped{reason="spill_evicted"}.  The endpoint is unreachable
+    (discard port), so nothing is replayed away meanwhile."""
+    from faultd.event import Batch, FaultEvent, new_id
+
+    raw = base_config(tmp_path / "state", "http://127.0.0.1:9/batches",
+                      spill={"max_bytes": 100_000, "segment_max_bytes": 65536})
+
+    def batch(tag: str) -> Batch:
+        events = [FaultEvent(event_id=new_id(), node_id=f"acc-{i}", source="syslog", severity=3,
+                             fault_code="X", message=f"{tag} " + "x" * 300, timestamp=1.7e9,
+                             received_at=1.7e9, tier="all") for i in range(100)]
+        return Batch(batch_id=new_id(), collector="c", tier="all", lane="standard",
+                     trigger="window", opened_at=1.7e9, emitted_at=1.7e9, event_count=100,
+                     events=events)
+
+    async with running_daemon(tmp_path, raw) as daemon:
+        for tag in ("a", "b", "c"):  # ~40 kB each: three segments, over the 100 kB cap
+            daemon.spill.append(batch(tag))
+
+        async def evicted() -> dict | None:
+            s = await scrape(daemon.observer.bound[0])
+            return s if value(s, "faultd_events_dropped_total", reason="spill_evicted") else None
+
+        s = await eventually(evicted)
+        lost = value(s, "faultd_events_dropped_total", reason="spill_evicted")
+        assert lost == daemon.spill.stats().evicted_events and lost in (100, 200)
+        assert 0 < value(s, "faultd_spill_bytes") <= 100_000
+        assert value(s, "faultd_spill_segments", lane="standard") >= 1
+        assert value(s, "faultd_spill_oldest_age_seconds") > 0
