@@ -89,7 +89,8 @@ async def connect(config: BusConfig, name: str) -> Client:
         log.warning("nats: %s", exc)
 
     async def on_disconnect() -> None:
-        log.warning("nats: disconnected; reconnecting")
+        if not nc.is_closed:
+            log.warning("nats: disconnected; reconnecting")
 
     async def on_reconnect() -> None:
         log.info("nats: reconnected to %s", nc.connected_url.netloc if nc.connected_url else "?")
