@@ -43,6 +43,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from faultd.workers.process import run_worker
+
+    return run_worker(Path(args.config), args.index, args.uplink_fd)
+
+
 def cmd_version(args: argparse.Namespace) -> int:
     import platform
     from importlib.metadata import PackageNotFoundError, version
@@ -75,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check_config)
 
     sub.add_parser("version", help="print versions").set_defaults(func=cmd_version)
+
+    # Started by `faultd run` when workers > 1; not for direct use.
+    worker = sub.add_parser("worker", help=argparse.SUPPRESS)
+    worker.add_argument("--config", required=True)
+    worker.add_argument("--index", type=int, required=True)
+    worker.add_argument("--uplink-fd", type=int, required=True)
+    worker.set_defaults(func=cmd_worker)
 
     for register in _extra_commands():
         register(sub)

@@ -1,29 +1,33 @@
 """Intake: the one door from sources into the accumulator.
 
-Applies the node alias map, counts the accepted event, and offers it to the
-accumulator.  Sources call `submit()` for every normalised event; it is cheap
-and never blocks.
+Applies the node alias map, counts the accepted event, and offers it on: to the
+local accumulator, to the main process (a receive worker's uplink), or to the
+bus publisher (`forward`, role collector).  Sources call `submit()` for every
+normalised event; it is cheap and never blocks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from faultd.accumulator import Accumulator
 from faultd.event import FaultEvent
 from faultd.observe.metrics import Metrics
 
+Offer = Callable[[FaultEvent], bool]
+
 
 class Intake:
-    __slots__ = ("_accepted", "accumulator", "aliases", "forward")
+    __slots__ = ("_accepted", "_capacity", "_offer", "aliases", "forward")
 
-    def __init__(self, accumulator: Accumulator, metrics: Metrics, aliases: dict[str, str]) -> None:
-        self.accumulator = accumulator
-        # Where events go instead of the local accumulator (the bus publisher when
-        # role is `collector`); returns False when the event was dropped.
-        self.forward: Callable[[FaultEvent], bool] | None = None
+    def __init__(self, offer: Offer, has_capacity: Callable[[], bool], metrics: Metrics,
+                 aliases: dict[str, str]) -> None:
+        self._offer = offer
+        self._capacity = has_capacity
         self.aliases = {k.lower(): v.lower() for k, v in aliases.items()}
         self._accepted = metrics.accepted
+        # Where events go instead of `offer` (the bus publisher when role is
+        # `collector`); returns False when the event was dropped.
+        self.forward: Offer | None = None
 
     def submit(self, event: FaultEvent) -> bool:
         if self.aliases:
@@ -33,7 +37,7 @@ class Intake:
         self._accepted[event.source].inc()
         if self.forward is not None:
             return self.forward(event)
-        return self.accumulator.offer(event)
+        return self._offer(event)
 
     def has_capacity(self) -> bool:
-        return self.accumulator.has_capacity()
+        return self._capacity()

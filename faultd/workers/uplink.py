@@ -1,0 +1,121 @@
+"""The worker -> main process stream: length-prefixed msgpack frames on a Unix socket.
+
+A frame is either `Events` (a run of normalised events) or `Counters` (the
+worker's cumulative counter values, sent twice a second, so the main process
+exports one set of metrics).  The worker side batches events per loop
+iteration; the main side decodes frames and hands events to the intake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from collections.abc import Callable
+
+import msgspec
+
+from faultd.event import FaultEvent
+
+log = logging.getLogger("faultd.workers")
+
+HEADER = struct.Struct("!I")
+MAX_FRAME = 64 << 20
+FLUSH_EVENTS = 256  # a frame carries at most this many events
+BACKLOG_LIMIT = 32 << 20  # bytes queued towards a slow main process before dropping
+
+
+class Events(msgspec.Struct, tag="events", gc=False):
+    events: list[FaultEvent]
+
+
+class Counters(msgspec.Struct, tag="counters"):
+    # (metric attribute on Metrics, label value) -> cumulative value
+    values: list[tuple[str, str, float]]
+
+
+Frame = Events | Counters
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Frame)
+
+
+def encode_frame(frame: Frame) -> bytes:
+    payload = _encoder.encode(frame)
+    return HEADER.pack(len(payload)) + payload
+
+
+class UplinkWriter:
+    """Worker side: buffers events and writes one frame per loop iteration."""
+
+    def __init__(self, transport: asyncio.WriteTransport, on_drop: Callable[[int], None]) -> None:
+        self._transport = transport
+        self._on_drop = on_drop
+        self._pending: list[FaultEvent] = []
+        self._scheduled = False
+        self._loop = asyncio.get_running_loop()
+
+    def send(self, event: FaultEvent) -> bool:
+        self._pending.append(event)
+        if len(self._pending) >= FLUSH_EVENTS:
+            self.flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self.flush)
+        return True
+
+    def has_capacity(self) -> bool:
+        return self._transport.get_write_buffer_size() < BACKLOG_LIMIT
+
+    def flush(self) -> None:
+        self._scheduled = False
+        if not self._pending:
+            return
+        events, self._pending = self._pending, []
+        if self._transport.is_closing():
+            self._on_drop(len(events))
+            return
+        if not self.has_capacity():  # main process not keeping up: count, never block
+            self._on_drop(len(events))
+            return
+        self._transport.write(encode_frame(Events(events)))
+
+    def send_counters(self, values: list[tuple[str, str, float]]) -> None:
+        if not self._transport.is_closing():
+            self._transport.write(encode_frame(Counters(values)))
+
+
+class UplinkReader(asyncio.Protocol):
+    """Main side: one per worker; decodes frames and dispatches them."""
+
+    def __init__(self, on_events: Callable[[list[FaultEvent]], None],
+                 on_counters: Callable[[list[tuple[str, str, float]]], None]) -> None:
+        self._on_events = on_events
+        self._on_counters = on_counters
+        self._buffer = bytearray()
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        offset = 0
+        while len(buffer) - offset >= HEADER.size:
+            (size,) = HEADER.unpack_from(buffer, offset)
+            if size > MAX_FRAME:
+                log.error("worker uplink sent a %d-byte frame; closing it", size)
+                buffer.clear()
+                return
+            end = offset + HEADER.size + size
+            if len(buffer) < end:
+                break
+            with memoryview(buffer) as view:  # released before the buffer is resized
+                frame = _decoder.decode(view[offset + HEADER.size:end])
+            offset = end
+            if isinstance(frame, Events):
+                self._on_events(frame.events)
+            else:
+                self._on_counters(frame.values)
+        del buffer[:offset]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)

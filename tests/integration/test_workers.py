@@ -1,0 +1,98 @@
+"""workers: N (issue 8): SO_REUSEPORT receive processes feeding one accumulator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+from pathlib import Path
+
+import pytest
+
+from faultd.daemon import Daemon
+from support.daemon import base_config, free_port, running_daemon
+from support.endpoint import RecordingEndpoint
+
+pytestmark = pytest.mark.integration
+
+
+def line(host: str, msg: str) -> bytes:
+    return f"<187>1 - {host} app - - - {msg}".encode()
+
+
+def senders(count: int, port: int) -> list[socket.socket]:
+    """Distinct source ports, so the kernel spreads them over the workers."""
+    socks = []
+    for _ in range(count):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.connect(("127.0.0.1", port))
+        socks.append(sock)
+    return socks
+
+
+def sample(daemon: Daemon, name: str, **labels: str) -> float:
+    return daemon.metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+async def test_two_workers_deliver_everything_and_fold_across_workers(
+        tmp_path: Path, endpoint: RecordingEndpoint) -> None:
+    port = free_port()
+    raw = base_config(tmp_path, endpoint.url, workers=2,
+                      syslog={"listen": f"127.0.0.1:{port}"})
+    async with running_daemon(tmp_path, raw) as daemon:
+        assert daemon.supervisor is not None and len(daemon.supervisor.pids()) == 2
+        socks = senders(16, port)
+        for i in range(1600):
+            socks[i % 16].send(line(f"acc-{i % 40}", f"distinct alarm {i}"))
+            if i % 200 == 199:
+                await asyncio.sleep(0.01)
+        for sock in socks:  # the same alarm from 16 source ports: folded into one event
+            sock.send(line("core-9", "fibre cut ring 3"))
+        await endpoint.wait_for(lambda: endpoint.represented() >= 1616, timeout=30)
+        await asyncio.sleep(1.2)  # counters are reported twice a second
+        assert sample(daemon, "faultd_events_received_total", source="syslog") == 1616
+    events = endpoint.events()
+    assert len(events) == 1601
+    (folded,) = [e for e in events if e["node_id"] == "core-9"]
+    assert folded["duplicates"] == 15
+
+
+async def test_a_killed_worker_is_restarted(tmp_path: Path, endpoint: RecordingEndpoint) -> None:
+    port = free_port()
+    raw = base_config(tmp_path, endpoint.url, workers=2,
+                      syslog={"listen": f"127.0.0.1:{port}"})
+    async with running_daemon(tmp_path, raw) as daemon:
+        assert daemon.supervisor is not None
+        victim = daemon.supervisor.pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        for _ in range(100):
+            pids = daemon.supervisor.pids()
+            if victim not in pids and len(pids) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert victim not in daemon.supervisor.pids()
+        socks = senders(8, port)
+        for i in range(80):
+            socks[i % 8].send(line("acc-1", f"after restart {i}"))
+        await endpoint.wait_for(lambda: endpoint.represented() >= 80, timeout=20)
+
+
+async def test_reload_replaces_workers_without_a_gap(
+        tmp_path: Path, endpoint: RecordingEndpoint) -> None:
+    port = free_port()
+    raw = base_config(tmp_path, endpoint.url, workers=2,
+                      syslog={"listen": f"127.0.0.1:{port}"})
+    async with running_daemon(tmp_path, raw) as daemon:
+        assert daemon.supervisor is not None
+        old = set(daemon.supervisor.pids())
+        raw["syslog"]["default_timezone"] = "Europe/Paris"
+        import yaml
+
+        daemon.config_path.write_text(yaml.safe_dump(raw))
+        assert await daemon.reload()
+        assert not old & set(daemon.supervisor.pids())
+        socks = senders(4, port)
+        for i in range(40):
+            socks[i % 4].send(line("acc-2", f"after reload {i}"))
+        await endpoint.wait_for(lambda: endpoint.represented() >= 40, timeout=20)
