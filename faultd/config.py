@@ -442,6 +442,8 @@ def load_config(path: str | Path) -> Config:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -449,6 +451,8 @@ def load_config(path: str | Path) -> Config:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", exc)
         raise ConfigError([f"{path}: not valid YAML{where}: {problem}"]) from None
+    except RecursionError:  # PyYAML's composer recurses once per nesting level
+        raise ConfigError([f"{path}: not valid YAML: nested too deeply"]) from None
     return config_from_mapping(raw)
 
 
