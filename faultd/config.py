@@ -318,6 +318,9 @@ class LoggingConfig(_Section):
 
 class Config(_Section):
     state_directory: str = "/var/lib/faultd"
+    # Receive processes for the UDP listeners (SO_REUSEPORT); events from all of
+    # them meet in the one accumulator of the main process.  1 = all in one process.
+    workers: Annotated[int, Meta(ge=1, le=64)] = 1
     collector_name: str = field(default_factory=socket.gethostname)
     node_aliases: dict[str, str] = field(default_factory=dict)
     snmp: SnmpConfig = field(default_factory=SnmpConfig)

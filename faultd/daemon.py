@@ -49,7 +49,9 @@ from faultd.spill.store import SpillStore
 
 if TYPE_CHECKING:
     from faultd.bus.roles import BusRole
+    from faultd.event import FaultEvent
     from faultd.sources.syslog_tcp import SyslogTcpServer
+    from faultd.workers.supervisor import WorkerSupervisor
 
 log = logging.getLogger("faultd")
 
@@ -99,6 +101,7 @@ class Daemon:
         self._tasks: list[asyncio.Task[None]] = []
         self._memory_high = False
         self._reloading = False
+        self.supervisor: WorkerSupervisor | None = None
         self._bus: BusRole | None = None  # bus.role collector|accumulator (faultd/bus)
 
     # -- startup -------------------------------------------------------------------
@@ -136,7 +139,8 @@ class Daemon:
                     self.accumulator._windows.get((tier, lane)), "opened_mono", None)),
             metrics=self.metrics, collector=config.collector_name,
             overflow=self.overflow.offer if config.accumulator.overflow == "spill" else None)
-        self.intake = Intake(self.accumulator, self.metrics, config.node_aliases)
+        self.intake = Intake(self.accumulator.offer, self.accumulator.has_capacity, self.metrics,
+                             config.node_aliases)
         self.dispatcher.start()
         if config.bus.role != "standalone":
             from faultd.bus.roles import start_role
@@ -187,7 +191,30 @@ class Daemon:
         protocol = await open_datagram_source(name, sock, handler)  # type: ignore[arg-type]
         self._udp[name] = (listen, protocol)
 
+    def _use_workers(self, config: Config) -> bool:
+        if config.workers < 2:
+            return False
+        if self._inherited:
+            log.warning("workers: %d ignored: socket activation hands over one socket per "
+                        "listener; receiving in this process", config.workers)
+            return False
+        return True
+
+    def _worker_events(self, events: list[FaultEvent]) -> None:
+        submit = self.intake.submit
+        for event in events:
+            submit(event)
+
     async def _open_sources(self, config: Config) -> None:
+        if self._use_workers(config):
+            from faultd.workers.supervisor import WorkerSupervisor
+
+            self.supervisor = WorkerSupervisor(self.config_path, config.workers,
+                                               self._worker_events, self.metrics)
+            await self.supervisor.start()
+            if config.syslog.tcp_listen:
+                await self._open_tcp(config)
+            return
         if config.syslog.listen:
             await self._open_udp("syslog", config.syslog.listen, self.syslog.on_message)
         if config.syslog.tcp_listen:
@@ -351,6 +378,10 @@ class Daemon:
                 new.dispatch, await build_sink(new, self.config_path) if sink_changed else None)
             if previous is not None:
                 self._tasks.append(asyncio.create_task(previous.close(), name="close-old-sink"))
+        if self.supervisor is not None:
+            if {"syslog", "snmp", "node_aliases", "workers", "state_directory"} & changed:
+                await self.supervisor.restart(new.workers)  # workers read the new file
+            changed -= {"snmp"}
         if "syslog" in changed:
             self.syslog = SyslogIngest(new.syslog, self.intake, self.metrics, self.ring)
             await self._rebind("syslog", old.syslog.listen, new.syslog.listen,
@@ -381,6 +412,8 @@ class Daemon:
 
     async def _rebind(self, name: str, old_listen: str | None, new_listen: str | None,
                       handler: object) -> None:
+        if self.supervisor is not None:
+            return  # the workers own the UDP listeners
         current = self._udp.get(name)
         if current is not None and old_listen == new_listen and handler is not None:
             current[1].handler = handler  # type: ignore[assignment]
@@ -399,6 +432,8 @@ class Daemon:
         self.notifier.stopping("flushing and delivering")
         if self._bus is not None:  # collector: publish what is queued; accumulator: stop consuming
             await self._bus.close()
+        if self.supervisor is not None:
+            await self.supervisor.stop()  # workers flush what they read, then exit
         for _, protocol in self._udp.values():
             if protocol.transport is not None:
                 protocol.transport.close()
