@@ -33,8 +33,10 @@ from nats.js.kv import KeyValue
 
 from faultd.bus.partition import durable_for, subject_for
 from faultd.config import BusConfig
+from faultd.observe.quietlog import QuietLogger
 
 log = logging.getLogger("faultd.bus")
+quiet = QuietLogger(log)
 
 MIN_SERVER_VERSION = (2, 10)
 
@@ -65,7 +67,9 @@ def connect_options(config: BusConfig, name: str) -> dict[str, Any]:
         "name": name,
         "connect_timeout": config.connect_timeout_seconds,
         "reconnect_time_wait": 0.5,
-        "max_reconnect_attempts": -1,  # once up, never give up: the outbox covers the gap
+        # Two tries per server to start; `connect()` then sets -1 (never give up
+        # once running: the outbox and stream redelivery cover the gap).
+        "max_reconnect_attempts": 1,
         "allow_reconnect": True,
     }
     if config.user is not None:
@@ -86,7 +90,7 @@ async def connect(config: BusConfig, name: str) -> Client:
     """Connect, check the server version, return the client; raises BusError."""
 
     async def on_error(exc: Exception) -> None:
-        log.warning("nats: %s", exc)
+        quiet.warning("nats-error", "nats: %s", exc)
 
     async def on_disconnect() -> None:
         if not nc.is_closed:
@@ -103,6 +107,7 @@ async def connect(config: BusConfig, name: str) -> Client:
         raise BusError(f"bus: {exc.name} is not installed (needed for nkey/creds auth)") from None
     except Exception as exc:  # NoServersError, OSError, auth errors, TLS errors
         raise BusError(f"bus: cannot connect to {', '.join(config.servers)}: {exc!r}") from None
+    nc.options["max_reconnect_attempts"] = -1
     version = nc.connected_server_version
     if (version.major, version.minor) < MIN_SERVER_VERSION:
         await nc.close()
