@@ -162,15 +162,22 @@ class MibNames:
         loc = self.locate(oid)
         if loc is None:
             return None
-        key = (loc[0], loc[1])
-        try:
-            labels = self._enums[key]
-        except KeyError:
-            labels = self._load_enum(*key)
-            self._enums[key] = labels
+        labels = self.enum_labels(loc[0], loc[1])
         if labels is None:
             return None
         return labels.get(value)
+
+    def enum_labels(self, module: str, symbol: str) -> dict[int, str] | None:
+        """All labels of an INTEGER object's enumeration (value -> label), cached; None if none.
+
+        The returned dict is shared: callers must not change it.
+        """
+        key = (module, symbol)
+        try:
+            return self._enums[key]
+        except KeyError:
+            labels = self._enums[key] = self._load_enum(module, symbol)
+            return labels
 
     def _load_enum(self, module: str, symbol: str) -> dict[int, str] | None:
         try:

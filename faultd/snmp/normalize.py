@@ -30,6 +30,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -127,14 +128,26 @@ def _text(value: bytes) -> str:
     return "0x" + value.hex()
 
 
+# re's \s on str is exactly str.isspace() (both use Py_UNICODE_ISSPACE; the tests
+# check every code point), so one C-level search replaces a per-character loop.
+_HAS_SPACE: Final = re.compile(r"\s").search
+
+
 def _quoted(text: str) -> str:
-    if not text or any(c.isspace() for c in text):
+    if not text or _HAS_SPACE(text):
         return '"' + text.replace('"', '\\"') + '"'
     return text
 
 
 def _hostport(sender: tuple[str, int]) -> str:
     return f"[{sender[0]}]:{sender[1]}" if ":" in sender[0] else f"{sender[0]}:{sender[1]}"
+
+
+def _ipv4(value: bytes) -> str:
+    """Dotted quad; what str(ipaddress.IPv4Address(value)) gives, without the object."""
+    if len(value) == 4:
+        return f"{value[0]}.{value[1]}.{value[2]}.{value[3]}"
+    return str(ipaddress.IPv4Address(value))  # raises for a wrong length, as before
 
 
 @dataclass(slots=True)
@@ -148,8 +161,31 @@ class _Rendered:
     shown: str  # value as shown in the message / matched by rules
 
 
+# Per-varbind-OID plan, computed once per OID and cached (the hot loop unpacks it):
+# (oid_text, name key or None when it equals oid_text, "<name>:label", "<short>=",
+#  role, in identity, enum labels or None).
+_Plan = tuple[str, str | None, str, str, int, bool, "dict[int, str] | None"]
+_ROLE_PLAIN: Final = 0  # attributes, message, identity (unless volatile)
+_ROLE_UPTIME: Final = 1  # attributes["uptime"] only
+_ROLE_TRAP_OID: Final = 2  # nowhere (it is the fault code)
+_ROLE_HIDDEN: Final = 3  # attributes and identity, not the message (v1 enterprise/address)
+
+# Per trap OID: (fault_code, numeric text, attributes["clears"] or None, default
+# severity, the configured rules whose `match` selects this trap).
+_TrapInfo = tuple[str, str, str | None, int, tuple[SeverityRule, ...]]
+
+
 class Normalizer:
-    """Turns DecodedTrap into FaultEvent; holds the MIB names and rules."""
+    """Turns DecodedTrap into FaultEvent; holds the MIB names and rules.
+
+    Everything that depends only on an OID (names, enum labels, attribute keys,
+    message prefixes, volatility) is computed once per OID and cached, and
+    everything that depends only on the trap OID (fault code, clears, default
+    severity, which rules can apply) once per trap OID; per trap only the values
+    are rendered.  tests/snmp/test_snmp_normalize_equivalence.py proves the
+    events identical (attribute order included) to the straightforward
+    implementation kept in tests/snmp/normalize_reference.py.
+    """
 
     def __init__(
         self,
@@ -174,6 +210,10 @@ class Normalizer:
             volatile.append(oid)
         self.volatile = tuple(volatile)
         self._name_cache: dict[tuple[int, ...], tuple[str, str, str]] = {}
+        self._plans: dict[tuple[int, ...], _Plan] = {}
+        self._traps: dict[tuple[int, ...], _TrapInfo] = {}
+        self._oid_values: dict[tuple[int, ...], tuple[str, str]] = {}
+        self._texts: dict[bytes, str] = {}
 
     # --- helpers ---------------------------------------------------------------
 
@@ -196,6 +236,71 @@ class Normalizer:
         self._name_cache[oid] = names
         return names
 
+    def _plan(self, oid: tuple[int, ...]) -> _Plan:
+        """Everything about one varbind OID that does not depend on its value."""
+        oid_text, name, short = self._names_of(oid)
+        if oid == SYS_UPTIME:
+            role = _ROLE_UPTIME
+        elif oid == SNMP_TRAP_OID:
+            role = _ROLE_TRAP_OID
+        elif oid in _HIDDEN:
+            role = _ROLE_HIDDEN
+        else:
+            role = _ROLE_PLAIN
+        in_identity = role in (_ROLE_PLAIN, _ROLE_HIDDEN) and not self._volatile(oid)
+        loc = self.mib.locate(oid)
+        labels = None if loc is None else self.mib.enum_labels(loc[0], loc[1])
+        plan: _Plan = (
+            oid_text, None if name == oid_text else name, f"{name}:label", f"{short}=", role,
+            in_identity, labels or None,
+        )  # fmt: skip
+        if len(self._plans) >= _NAME_CACHE_MAX:
+            self._plans.clear()
+        self._plans[oid] = plan
+        return plan
+
+    def _trap_info(self, oid: tuple[int, ...]) -> _TrapInfo:
+        fault_code = self._exact_name(oid)
+        oid_text = format_oid(oid)
+        short = fault_code.partition("::")[2] or fault_code
+        candidates = tuple(
+            rule
+            for rule in self.rules
+            if fnmatchcase(fault_code, rule.match)
+            or fnmatchcase(oid_text, rule.match)
+            or fnmatchcase(short, rule.match)
+        )
+        cleared = CLEARS.get(oid)
+        info: _TrapInfo = (
+            fault_code, oid_text, None if cleared is None else self._exact_name(cleared),
+            STANDARD_SEVERITY.get(oid, DEFAULT_SEVERITY), candidates,
+        )  # fmt: skip
+        if len(self._traps) >= _NAME_CACHE_MAX:
+            self._traps.clear()
+        self._traps[oid] = info
+        return info
+
+    def _oid_value(self, value: tuple[int, ...]) -> tuple[str, str]:
+        """(numeric text, MIB name) of an OID-valued varbind, cached."""
+        try:
+            return self._oid_values[value]
+        except KeyError:
+            pass
+        found = (format_oid(value), self.mib.name(value))
+        if len(self._oid_values) >= _NAME_CACHE_MAX:
+            self._oid_values.clear()
+        self._oid_values[value] = found
+        return found
+
+    def _text_of(self, raw: bytes) -> str:
+        """_text for community/context strings (few distinct values), cached."""
+        text = self._texts.get(raw)
+        if text is None:
+            if len(self._texts) >= 1024:
+                self._texts.clear()
+            text = self._texts[raw] = _text(raw)
+        return text
+
     def _render(self, vb: VarBind) -> _Rendered:
         oid_text, name, short = self._names_of(vb.oid)
         label: str | None = None
@@ -204,10 +309,9 @@ class Normalizer:
             value = _text(vb.value) if isinstance(vb.value, bytes) else vb.value
             shown = str(value)
         elif vb.kind == IP_ADDRESS and isinstance(vb.value, bytes):
-            value = shown = str(ipaddress.IPv4Address(vb.value))
+            value = shown = _ipv4(vb.value)
         elif vb.kind == OID and isinstance(vb.value, tuple):
-            value = format_oid(vb.value)
-            shown = self.mib.name(vb.value)
+            value, shown = self._oid_value(vb.value)
         elif vb.kind == OPAQUE and isinstance(vb.value, bytes):
             value = shown = "0x" + vb.value.hex()
         elif isinstance(vb.value, int):
@@ -220,9 +324,9 @@ class Normalizer:
             shown = vb.kind if vb.kind != "Null" else "NULL"
         return _Rendered(vb.oid, oid_text, name, short, value, label, shown)
 
-    def _trap_oid(self, trap: DecodedTrap) -> tuple[tuple[int, ...], list[VarBind]]:
+    def _trap_oid(self, trap: DecodedTrap) -> tuple[tuple[int, ...], Sequence[VarBind]]:
         """Trap OID and the v2-form varbind list (RFC 3584 §3.1 for v1)."""
-        vbs = list(trap.varbinds)
+        vbs = trap.varbinds
         if trap.version == 0:
             ent = trap.enterprise or ()
             generic = trap.generic_trap if trap.generic_trap is not None else 6
@@ -241,7 +345,7 @@ class Normalizer:
                 tail.append(VarBind(SNMP_TRAP_ADDRESS, IP_ADDRESS, trap.agent_addr))
             if SNMP_TRAP_ENTERPRISE not in have:
                 tail.append(VarBind(SNMP_TRAP_ENTERPRISE, OID, ent))
-            return oid, head + vbs + tail
+            return oid, [*head, *vbs, *tail]
         for vb in vbs:
             if vb.oid == SNMP_TRAP_OID and vb.kind == OID and isinstance(vb.value, tuple):
                 return vb.value, vbs
@@ -249,7 +353,7 @@ class Normalizer:
 
     def _node_id(self, trap: DecodedTrap, sender: tuple[str, int]) -> str:
         if trap.version == 0 and trap.agent_addr and trap.agent_addr != b"\x00\x00\x00\x00":
-            return str(ipaddress.IPv4Address(trap.agent_addr))
+            return _ipv4(trap.agent_addr)
         for vb in trap.varbinds:
             if (
                 vb.oid == SNMP_TRAP_ADDRESS
@@ -257,25 +361,22 @@ class Normalizer:
                 and len(vb.value) == 4
                 and vb.value != b"\x00\x00\x00\x00"
             ):
-                return str(ipaddress.IPv4Address(vb.value))
+                return _ipv4(vb.value)
         host = sender[0]
         if host.startswith("::ffff:") and "." in host:
             host = host[7:]
         return host.lower()
 
-    def _severity(self, oid: tuple[int, ...], fault_code: str, rendered: list[_Rendered]) -> int:
-        oid_text = format_oid(oid)
-        short = fault_code.partition("::")[2] or fault_code
-        for rule in self.rules:
-            if not (
-                fnmatchcase(fault_code, rule.match)
-                or fnmatchcase(oid_text, rule.match)
-                or fnmatchcase(short, rule.match)
-            ):
-                continue
-            if all(self._vb_matches(rendered, k, v) for k, v in rule.varbinds):
-                return rule.severity
-        return STANDARD_SEVERITY.get(oid, DEFAULT_SEVERITY)
+    def _severity(self, info: _TrapInfo, vbs: Sequence[VarBind]) -> int:
+        rendered: list[_Rendered] | None = None
+        for rule in info[4]:
+            if rule.varbinds:
+                if rendered is None:
+                    rendered = [self._render(vb) for vb in vbs]
+                if not all(self._vb_matches(rendered, k, v) for k, v in rule.varbinds):
+                    continue
+            return rule.severity
+        return info[3]
 
     @staticmethod
     def _vb_matches(rendered: list[_Rendered], key: str, pattern: str) -> bool:
@@ -312,58 +413,84 @@ class Normalizer:
         """Build the canonical event; NormalizeError if the trap has no trap OID."""
         trap_oid, vbs = self._trap_oid(trap)
         node_id = self._node_id(trap, sender)
-        fault_code = self._exact_name(trap_oid)
-        rendered = [self._render(vb) for vb in vbs]
+        info = self._traps.get(trap_oid)
+        if info is None:
+            info = self._trap_info(trap_oid)
+        fault_code = info[0]
 
+        version = trap.version
         attrs: dict[str, Any] = {
-            "snmp_version": _VERSIONS.get(trap.version, str(trap.version)),
+            "snmp_version": _VERSIONS.get(version) or str(version),
             "pdu": "inform" if trap.pdu == PDU_INFORM else "trap",
-            "trap_oid": format_oid(trap_oid),
+            "trap_oid": info[1],
             "sender": _hostport(sender),
         }
         if trap.community is not None:
-            attrs["community"] = _text(trap.community)
+            attrs["community"] = self._text_of(trap.community)
         if trap.user is not None:
             attrs["user"] = trap.user
         if trap.engine_id is not None:
             attrs["engine_id"] = trap.engine_id.hex()
         if trap.context_name:
-            attrs["context"] = _text(trap.context_name)
-        if trap.version == 0:
+            attrs["context"] = self._text_of(trap.context_name)
+        if version == 0:
             attrs["enterprise"] = format_oid(trap.enterprise or ())
             if trap.agent_addr is not None and len(trap.agent_addr) == 4:
-                attrs["agent_addr"] = str(ipaddress.IPv4Address(trap.agent_addr))
+                attrs["agent_addr"] = _ipv4(trap.agent_addr)
             attrs["generic_trap"] = trap.generic_trap
             attrs["specific_trap"] = trap.specific_trap
 
+        # One pass over the varbinds; the same rendering, attribute order, message
+        # and identity as _render()-per-varbind (see the class docstring).
+        plans = self._plans
         parts = [fault_code]
         identity: list[str] = []
-        for r, vb in zip(rendered, vbs, strict=True):
-            if r.oid == SYS_UPTIME:
-                attrs["uptime"] = r.value
-            if r.oid not in (SYS_UPTIME, SNMP_TRAP_OID):
-                attrs[r.oid_text] = r.value
-                if r.name != r.oid_text:
-                    attrs[r.name] = r.value
-                if r.label:
-                    attrs[f"{r.name}:label"] = r.label
-                if not self._volatile(r.oid):
-                    identity.append(f"{r.oid_text}={vb.kind}:{r.value!r}")
-            if r.oid not in _HIDDEN:
-                parts.append(f"{r.short}={_quoted(r.shown)}")
-        cleared = CLEARS.get(trap_oid)
-        if cleared is not None:
-            attrs["clears"] = self._exact_name(cleared)
+        value: Any
+        for oid, kind, raw in vbs:
+            plan = plans.get(oid)
+            if plan is None:
+                plan = self._plan(oid)
+            oid_text, name_key, label_key, prefix, role, in_identity, labels = plan
+            label: str | None = None
+            if kind == INTEGER and type(raw) is int:
+                value = raw
+                if labels is not None:
+                    label = labels.get(raw)
+                shown = f"{label}({raw})" if label else str(raw)
+            elif kind == OCTET_STRING:
+                value = _text(raw) if isinstance(raw, bytes) else raw
+                shown = str(value)
+            elif role == _ROLE_TRAP_OID and kind == OID and isinstance(raw, tuple):
+                continue  # the trap OID itself: in no attribute, message part or identity
+            else:
+                r = self._render(VarBind(oid, kind, raw))
+                value, label, shown = r.value, r.label, r.shown
+            if role == _ROLE_UPTIME:
+                attrs["uptime"] = value
+                continue
+            if role == _ROLE_TRAP_OID:
+                continue
+            attrs[oid_text] = value
+            if name_key is not None:
+                attrs[name_key] = value
+            if label:
+                attrs[label_key] = label
+            if in_identity:
+                identity.append(f"{oid_text}={kind}:{value!r}")
+            if role == _ROLE_PLAIN:
+                parts.append(prefix + _quoted(shown))
+        if info[2] is not None:
+            attrs["clears"] = info[2]
         identity.sort()
         return FaultEvent(
             event_id=new_id(),
             node_id=node_id,
             source="snmp",
-            severity=self._severity(trap_oid, fault_code, rendered),
+            severity=self._severity(info, vbs) if info[4] else info[3],
             fault_code=fault_code,
             message=" ".join(parts),
             timestamp=received_at,
             received_at=received_at,
-            dedup_key=dedup_key(node_id, format_oid(trap_oid), "\n".join(identity)),
+            dedup_key=dedup_key(node_id, info[1], "\n".join(identity)),
             attributes=attrs,
         )
