@@ -229,6 +229,10 @@ class Accumulator:
             event_count=len(events),
             events=events,
         )
+        # First event in to batch closed, on the monotonic clock (a wall-clock step
+        # cannot bend it): faultd_batch_emit_seconds.
+        self._metrics.batch_emit.labels(window.lane).observe(
+            max(0.0, self._clock.monotonic() - window.opened_mono))
         current = window.adaptive.after_flush(len(events), window.max_batch_size, trigger)
         self._metrics.window_seconds.labels(window.tier, window.lane).set(current)
         self._metrics.batches_emitted.labels(window.tier, window.lane, trigger).inc()

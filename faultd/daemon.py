@@ -34,7 +34,6 @@ from faultd.config_secrets import secret_file_warnings
 from faultd.dispatch.dispatcher import Dispatcher
 from faultd.dispatch.sinks import FileSink, HttpSink, Sink
 from faultd.intake import Intake
-from faultd.observe.batchtime import EmitTimer
 from faultd.observe.http import ObservabilityServer
 from faultd.observe.logsetup import setup_logging
 from faultd.observe.looplag import probe_loop_lag
@@ -132,11 +131,7 @@ class Daemon:
             self.spill.append, clock=self.clock, metrics=self.metrics,
             collector=config.collector_name)
         self.accumulator = Accumulator(
-            config.accumulator, clock=self.clock, emit=EmitTimer(
-                self.metrics, self.dispatcher.submit, self.clock.monotonic,
-                # the closing window still holds its opening time when emit runs
-                lambda tier, lane: getattr(
-                    self.accumulator._windows.get((tier, lane)), "opened_mono", None)),
+            config.accumulator, clock=self.clock, emit=self.dispatcher.submit,
             metrics=self.metrics, collector=config.collector_name,
             overflow=self.overflow.offer if config.accumulator.overflow == "spill" else None)
         self.intake = Intake(self.accumulator.offer, self.accumulator.has_capacity, self.metrics,
