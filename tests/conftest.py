@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from support.daemon import DaemonProcess
 from support.endpoint import RecordingEndpoint
+
+
+@pytest.fixture(autouse=True)
+def _reap_daemon_processes() -> Iterator[None]:
+    yield
+    while DaemonProcess.started:
+        DaemonProcess.started.pop().kill()
 
 
 @pytest.fixture

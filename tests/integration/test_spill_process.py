@@ -144,40 +144,43 @@ async def test_memory_limit_storm_with_endpoint_down_loses_nothing(
                             "max_batch_size": 2000}]})
     proc = DaemonProcess(tmp_path, raw)
     proc.start()
-    await proc.wait_log("ready")
-    assert proc.proc is not None
-    pid = proc.proc.pid
-    import urllib.request
+    try:
+        await proc.wait_log("ready")
+        assert proc.proc is not None
+        pid = proc.proc.pid
+        import urllib.request
 
-    def metric(name: str) -> float:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics",
-                                      timeout=5).read().decode()
-        return sum(float(ln.split()[-1]) for ln in text.splitlines()
-                   if ln.startswith(name + "{") or ln.startswith(name + " "))
+        def metric(name: str) -> float:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics",
+                                          timeout=5).read().decode()
+            return sum(float(ln.split()[-1]) for ln in text.splitlines()
+                       if ln.startswith(name + "{") or ln.startswith(name + " "))
 
-    sock = udp_sender(("127.0.0.1", port))
-    peak = 0
-    total = 300_000
-    deadline = time.monotonic() + 240
-    for i in range(total):
-        sock.send(line(i, "storm"))
-        if i % 2000 == 1999:
-            # Pace on what the daemon has read: the kernel buffer holds only ~10k small
-            # datagrams, and this test is about memory, not about UDP overload.
-            while i + 1 - metric("faultd_events_received_total") > 6000:
-                assert time.monotonic() < deadline, "daemon stopped reading"
-                await asyncio.sleep(0.02)
+        sock = udp_sender(("127.0.0.1", port))
+        peak = 0
+        total = 300_000
+        deadline = time.monotonic() + 240
+        for i in range(total):
+            sock.send(line(i, "storm"))
+            if i % 2000 == 1999:
+                # Pace on what the daemon has read: the kernel buffer holds only ~10k small
+                # datagrams, and this test is about memory, not about UDP overload.
+                while i + 1 - metric("faultd_events_received_total") > 6000:
+                    assert time.monotonic() < deadline, "daemon stopped reading"
+                    await asyncio.sleep(0.02)
+                peak = max(peak, rss_bytes(pid))
+        for _ in range(20):
             peak = max(peak, rss_bytes(pid))
-    for _ in range(20):
-        peak = max(peak, rss_bytes(pid))
-        await asyncio.sleep(0.1)
-    assert peak < limit, f"RSS peaked at {peak >> 20} MiB"
-    assert segments(tmp_path), "spill never engaged"
-    received = metric("faultd_events_received_total")
-    assert received == total
-    endpoint.down = False
-    await endpoint.wait_for(lambda: endpoint.represented() >= received, timeout=120)
-    assert endpoint.represented() == received
-    assert metric("faultd_events_dropped_total") == 0
-    proc.signal(signal.SIGTERM)
-    assert await proc.wait_exit(20) == 0
+            await asyncio.sleep(0.1)
+        assert peak < limit, f"RSS peaked at {peak >> 20} MiB"
+        assert segments(tmp_path), "spill never engaged"
+        received = metric("faultd_events_received_total")
+        assert received == total
+        endpoint.down = False
+        await endpoint.wait_for(lambda: endpoint.represented() >= received, timeout=120)
+        assert endpoint.represented() == received
+        assert metric("faultd_events_dropped_total") == 0
+        proc.signal(signal.SIGTERM)
+        assert await proc.wait_exit(20) == 0
+    finally:
+        proc.kill()

@@ -75,7 +75,14 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
 
 
 class DaemonProcess:
-    """`faultd run --config PATH` as a child process, stderr captured to a file."""
+    """`faultd run --config PATH` as a child process, stderr captured to a file.
+
+    Every instance is remembered in `started`; the autouse fixture in conftest.py
+    kills whatever is still running after each test, so a failing test never
+    leaks a daemon into the next one.
+    """
+
+    started: list[DaemonProcess] = []
 
     def __init__(self, tmp_path: Path, raw: dict[str, Any], name: str = "faultd") -> None:
         self.config_path = tmp_path / f"{name}.yaml"
@@ -93,6 +100,7 @@ class DaemonProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "faultd", "run", "--config", str(self.config_path)],
             stdout=log, stderr=log, env={**os.environ, **(env or {})})
+        DaemonProcess.started.append(self)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
