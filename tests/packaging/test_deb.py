@@ -190,6 +190,20 @@ def run(*cmd: str, check: bool = True, timeout: float = 300) -> subprocess.Compl
     return result
 
 
+def dpkg(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """dpkg, waiting (up to 5 minutes) while another apt/dpkg holds the lock."""
+    deadline = time.monotonic() + 300
+    while True:
+        result = run("dpkg", *args, check=False)
+        locked = result.returncode == 2 and "lock" in result.stderr
+        if not locked or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    if check:
+        assert result.returncode == 0, f"dpkg {args}: {result.stdout}\n{result.stderr}"
+    return result
+
+
 @pytest.fixture
 def installed(deb: Path) -> Iterator[None]:
     if _installed():
@@ -197,11 +211,11 @@ def installed(deb: Path) -> Iterator[None]:
     if _user_exists("faultd") or _group_exists("faultd"):
         pytest.skip("a faultd user/group already exists on this host")
     try:
-        run("dpkg", "-i", str(deb))
+        dpkg("-i", str(deb))
         yield
     finally:
         if _installed() or Path("/var/lib/dpkg/info/faultd.list").exists():
-            subprocess.run(["dpkg", "--purge", "faultd"], capture_output=True, timeout=300)
+            dpkg("--purge", "faultd", check=False)
 
 
 def wait_for(predicate: Any, timeout: float, what: str) -> None:
@@ -226,7 +240,7 @@ def test_install_run_and_purge(installed: None) -> None:
     assert conf.st_uid == 0 and conf.st_gid == user.pw_gid
     assert stat.S_IMODE(conf.st_mode) == 0o640
     assert Path("/lib/systemd/system/faultd.service").is_file()
-    assert run("dpkg", "-V", "faultd").stdout == ""  # md5sums match what is on disk
+    assert dpkg("-V", "faultd").stdout == ""  # md5sums match what is on disk
 
     # --- the shipped config validates; a broken one is refused
     run("/usr/bin/faultd", "check-config", "/etc/faultd/faultd.yaml")
@@ -320,7 +334,7 @@ def test_install_run_and_purge(installed: None) -> None:
         shutil.rmtree(notify_dir, ignore_errors=True)
 
     # --- purge leaves nothing behind
-    run("dpkg", "--purge", "faultd")
+    dpkg("--purge", "faultd")
     left = [path for path in LEFTOVERS if os.path.lexists(path)]
     assert left == [], left
     assert not _user_exists("faultd")
