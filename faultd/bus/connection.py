@@ -48,6 +48,19 @@ class BusError(OSError):
     """
 
 
+def check_server_version(version: str) -> None:
+    """Refuse servers older than MIN_SERVER_VERSION (from the INFO the server sent)."""
+    parts = version.lstrip("v").split("-")[0].split(".")
+    try:
+        major, minor = int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        raise BusError(f"bus: cannot read the nats-server version {version!r}") from None
+    if (major, minor) < MIN_SERVER_VERSION:
+        raise BusError(
+            f"bus: nats-server {version} is too old; faultd needs >= "
+            f"{MIN_SERVER_VERSION[0]}.{MIN_SERVER_VERSION[1]} with JetStream enabled")
+
+
 def _tls_context(config: BusConfig) -> ssl.SSLContext | None:
     tls = config.tls
     if tls is None:
@@ -108,12 +121,12 @@ async def connect(config: BusConfig, name: str) -> Client:
     except Exception as exc:  # NoServersError, OSError, auth errors, TLS errors
         raise BusError(f"bus: cannot connect to {', '.join(config.servers)}: {exc!r}") from None
     nc.options["max_reconnect_attempts"] = -1
-    version = nc.connected_server_version
-    if (version.major, version.minor) < MIN_SERVER_VERSION:
+    try:
+        found = nc.connected_server_version
+        check_server_version(f"{found.major}.{found.minor}.{found.patch}")
+    except BusError:
         await nc.close()
-        raise BusError(
-            f"bus: nats-server {version} is too old; faultd needs >= "
-            f"{MIN_SERVER_VERSION[0]}.{MIN_SERVER_VERSION[1]} with JetStream enabled")
+        raise
     try:
         await nc.jetstream().account_info()
     except Exception as exc:
