@@ -97,3 +97,39 @@ def _partition(node: str, partitions: int) -> int:
     from faultd.bus.partition import partition_of
 
     return partition_of(node, partitions)
+
+
+async def test_join_and_graceful_leave_move_partitions_without_redelivery(
+        tmp_path: Path, nats_server: NatsServer, endpoint: RecordingEndpoint) -> None:
+    urls = [nats_server.url]
+    lines = [alarm(i) for i in range(900)]
+    async with contextlib.AsyncExitStack() as stack:
+        col = await stack.enter_async_context(running_daemon(
+            tmp_path / "col", bus_config(tmp_path, "col", "collector", urls, None)))
+        sock = udp_sender(col.bound_address("syslog"))
+        acc_a = await stack.enter_async_context(running_daemon(
+            tmp_path / "acc-a", bus_config(tmp_path, "acc-a", "accumulator", urls, endpoint.url)))
+        role_a = acc_a._bus
+        assert isinstance(role_a, AccumulatorRole)
+        await wait_until(lambda: len(role_a.consumers) == 4, 10, "acc-a holds all")
+        await send_paced(sock, lines[:300])
+
+        async with running_daemon(tmp_path / "acc-b", bus_config(
+                tmp_path, "acc-b", "accumulator", urls, endpoint.url)) as acc_b:
+            role_b = acc_b._bus
+            assert isinstance(role_b, AccumulatorRole)
+            await wait_until(lambda: role_b.consumers and len(role_a.consumers) + len(
+                role_b.consumers) == 4, 10, "partitions split on join")
+            moved = set(role_b.consumers)
+            await send_paced(sock, lines[300:600])
+            await endpoint.wait_for(lambda: len(messages(endpoint)) >= 600, timeout=15)
+        # acc-b left gracefully (released its leases): acc-a takes them back
+        await wait_until(lambda: set(role_a.consumers) >= moved, 10, "partitions back")
+        await send_paced(sock, lines[600:])
+        await endpoint.wait_for(lambda: len(messages(endpoint)) >= 900, timeout=15)
+        metrics = acc_a.metrics.registry
+        redelivered = metrics.get_sample_value("faultd_bus_redeliveries_total")
+    got = Counter(messages(endpoint))
+    assert len(got) == 900 and max(got.values()) == 1  # graceful moves: no event twice
+    assert redelivered == 0
+    assert {b["collector"] for b in endpoint.accepted} == {"acc-a", "acc-b"}
