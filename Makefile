@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 # util-linux logger, systemd-analyze, build headers for systemd-python,
 # promtool (alert rules check), rsyslog (bench peer).
 APT_PACKAGES := snmp snmptrapd bsdutils systemd libsystemd-dev pkg-config gcc \
-                python3-dev python3-venv prometheus rsyslog lintian iproute2
+                python3-dev python3-venv prometheus rsyslog lintian rpm iproute2
 
 .PHONY: all run test lint unit bench fuzz soak deps system-deps clean deb rpm package-test
 
