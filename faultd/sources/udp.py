@@ -70,7 +70,9 @@ def bind_udp(listen: str, *, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # No SO_REUSEADDR: on Linux it lets a second process bind the same UDP port
+        # and silently take part of the traffic.  A second faultd must fail loudly.
+        # SO_REUSEPORT is only for our own receive workers (same user, on purpose).
         if reuse_port:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
