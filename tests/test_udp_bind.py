@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -25,7 +26,8 @@ def test_reuse_port_workers_share_a_port_and_get_a_large_buffer() -> None:
     b = bind_udp(f"127.0.0.1:{port}", reuse_port=True)
     try:
         assert b.getsockname()[1] == port
-        assert a.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 4 << 20  # as root
+        if os.geteuid() == 0:  # SO_RCVBUFFORCE; others get net.core.rmem_max at most
+            assert a.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 4 << 20
     finally:
         a.close()
         b.close()
