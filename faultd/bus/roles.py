@@ -172,7 +172,8 @@ async def start_accumulator(daemon: Daemon) -> AccumulatorRole:
         await nc.close()
         raise
     metrics = AccumulatorMetrics(daemon.metrics.registry)
-    tracker = AckTracker(daemon.accumulator.offer, metrics)
+    tracker = AckTracker(daemon.accumulator.offer, metrics,
+                         refused_is_spilled=config.accumulator.overflow == "spill")
     daemon.dispatcher.on_settled = tracker.settled
     daemon.overflow.on_settled = tracker.settled
     role = AccumulatorRole(daemon, nc, tracker, metrics)

@@ -9,6 +9,8 @@ message it stands for:
 - a message whose event the accumulator folds into an earlier one (same
   dedup_key in the same window) joins the *first* event's list -- detected by
   the first event's `duplicates` rising during the offer;
+- an event the accumulator refused at a full queue under `overflow: spill`
+  went to the OverflowSpiller: its message is acked when that batch settles;
 - a message whose event_id settled recently (LRU of `RECENT` ids) is acked at
   once: the stream redelivered something already delivered downstream.
 
@@ -33,8 +35,12 @@ RECENT = 100_000
 
 
 class AckTracker:
-    def __init__(self, offer: Callable[[FaultEvent], bool], metrics: AccumulatorMetrics) -> None:
+    def __init__(self, offer: Callable[[FaultEvent], bool], metrics: AccumulatorMetrics, *,
+                 refused_is_spilled: bool = False) -> None:
         self._offer = offer
+        # `accumulator.overflow: spill` returns False for an event it handed to the
+        # OverflowSpiller; that batch settles through `settled()` like any other.
+        self._refused_is_spilled = refused_is_spilled
         self._metrics = metrics
         self._pending: dict[str, list[Msg]] = {}
         self._first: dict[str, FaultEvent] = {}  # dedup_key -> event holding its window slot
@@ -63,6 +69,9 @@ class AckTracker:
         first = self._first.get(key) if key else None
         before = first.duplicates if first is not None else 0
         if not self._offer(event):
+            if self._refused_is_spilled:
+                self._pending[event.event_id] = [msg]
+                return True
             return False
         if first is not None and first.duplicates != before:
             self._pending[first.event_id].append(msg)

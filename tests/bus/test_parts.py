@@ -150,3 +150,42 @@ async def test_user_password_auth(tmp_path: Path) -> None:
                                     connect_timeout_seconds=1), "test")
     finally:
         server.kill()
+
+
+async def test_event_spilled_at_a_full_queue_is_acked_when_its_spill_batch_settles(
+        nc: Client, tmp_path: Path) -> None:
+    from faultd.overflow import OverflowSpiller
+    from faultd.spill.store import SpillStore
+
+    config = BusConfig(partitions=1)
+    js = nc.jetstream()
+    await ensure_stream(js, config)
+    await ensure_consumer(js, config, 0)
+    for text in ("a", "b"):
+        await nc.publish("faultd.events.0", encode_event(event("n1", text)))
+    sub = await js.pull_subscribe_bind(durable=durable_for(config.stream, 0),
+                                       stream=config.stream)
+    msgs = await sub.fetch(2, timeout=2)
+    clock, metrics, batches = ManualClock(), Metrics(), []
+    store = SpillStore(tmp_path / "spill")
+    spiller = OverflowSpiller(store.append, clock=clock, metrics=metrics, collector="t")
+    acc = Accumulator(AccumulatorConfig(queue_maxsize=1, tiers=[TierConfig(
+        name="all", match=["*"], window_seconds=1, max_batch_size=100)]), clock=clock,
+        emit=batches.append, metrics=metrics, collector="t", overflow=spiller.offer)
+    tracker = AckTracker(acc.offer, AccumulatorMetrics(CollectorRegistry()),
+                         refused_is_spilled=True)
+    spiller.on_settled = tracker.settled
+    tracker.start()
+    assert all(tracker.offer(decode_event(m.data), m) for m in msgs)
+    spiller.flush()  # "b" is on disk: settled as spilled
+    clock.advance(1.0)  # "a" leaves in a window batch
+    tracker.settled(batches[0], "delivered")
+    await tracker.drain(5)
+    await nc.flush()
+    for _ in range(50):
+        info = await js.consumer_info(config.stream, durable_for(config.stream, 0))
+        if info.num_ack_pending == 0:
+            break
+        await asyncio.sleep(0.05)
+    store.close()
+    assert info.num_ack_pending == 0 and tracker.held_messages() == 0
