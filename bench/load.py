@@ -4,7 +4,18 @@ Bounded in count and time, loopback only.  Each sender process pre-builds its
 datagrams, then sends in 1 ms slices: at every slice it sends exactly as many as
 the elapsed time allows at its share of the rate (so the offered rate is precise
 on average and bursts are at most one slice long).  Senders may bind distinct
-loopback source addresses (127.0.1.x) so traps come from distinct "devices".
+loopback source addresses (127.0.1.x) so traps come from distinct "devices", may
+each aim at their own target (the 80/20 syslog/trap mix is 4 syslog senders and
+one trap sender), and may be pinned to CPUs.
+
+Datagram builders (all pre-built before the clock starts):
+- syslog_datagrams: the shared vendor corpus (tests/data/syslog/vendor-lines.txt,
+  60 real lines from Cisco IOS/XR/NX-OS, Junos, Huawei, Arista, Nokia, RFC examples),
+  each made distinct by a sequence token;
+- capture_net_snmp_traps: real net-snmp `snmptrap` encodings (v2c, or v3 authPriv
+  with V3_ARGS), captured off a loopback socket;
+- flap_datagrams: a flapping storm (Cisco %LINK-3-UPDOWN on N interfaces);
+- replay (time-driven, not rate-driven): real alarm timestamps at a speed-up.
 
     python bench/load.py --kind syslog --rate 50000 --seconds 5 --port 5514
 """
@@ -13,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import socket
 import subprocess
 import sys
@@ -22,48 +34,115 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE.parent / "tests" / "data" / "syslog" / "vendor-lines.txt"
 LOOPBACK_ONLY = ("127.", "::1")
+SOCKETS = 8  # source sockets per sender process (see _sender)
+MARK = b"seq00000000"  # ifAlias in captured traps, rewritten by distinct_traps()
+
+# SNMPv3 authPriv: the same user and engine in faultd's config and snmptrapd's createUser.
+V3_USER = "benchuser"
+V3_ENGINE = "0x80001f8880e1d2c3b4a5968778"
+V3_AUTH = ("SHA", "bench-auth-pass")
+V3_PRIV = ("AES", "bench-priv-pass")
+V3_ARGS = ["-v3", "-u", V3_USER, "-l", "authPriv", "-a", V3_AUTH[0], "-A", V3_AUTH[1],
+           "-x", V3_PRIV[0], "-X", V3_PRIV[1], "-e", V3_ENGINE]
 
 
-def syslog_datagrams(count: int, seed: int = 0) -> list[bytes]:
-    """Real vendor lines (the shared corpus), each made distinct by a sequence token."""
-    lines = [ln for ln in CORPUS.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    out = []
-    for i in range(count):
-        line = lines[i % len(lines)]
-        out.append(f"{line} seq={seed}-{i}".encode())
-    return out
+def corpus_lines() -> list[str]:
+    return [ln for ln in CORPUS.read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+
+def with_severity(line: str, severity: int) -> str:
+    """The line with its PRI severity replaced (facility kept; PRI added if missing)."""
+    if line.startswith("<") and ">" in line[:5]:
+        pri, rest = line[1:].split(">", 1)
+        return f"<{int(pri) // 8 * 8 + severity}>{rest}"
+    return f"<{184 + severity}>{line}"
+
+
+def syslog_datagrams(count: int, seed: int = 0, severity: int | None = None) -> list[bytes]:
+    """Real vendor lines (the shared corpus), each made distinct by a sequence token.
+    With `severity`, every line's PRI carries that syslog severity."""
+    lines = corpus_lines()
+    if severity is not None:
+        lines = [with_severity(ln, severity) for ln in lines]
+    return [f"{lines[i % len(lines)]} seq={seed}-{i}".encode() for i in range(count)]
 
 
 def capture_net_snmp_traps(count: int, extra_args: list[str] | None = None) -> list[bytes]:
-    """Let net-snmp's `snmptrap` encode `count` distinct v2c linkDown traps; capture the bytes."""
+    """Let net-snmp's `snmptrap` encode `count` distinct linkDown traps; capture the bytes."""
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind(("127.0.0.1", 0))
     sink.settimeout(5)
     port = sink.getsockname()[1]
     out: list[bytes] = []
     args = extra_args or ["-v2c", "-c", "public"]
+    env = {**os.environ, "SNMPCONFPATH": "/nonexistent", "MIBS": ""}
     for i in range(count):
         subprocess.run(
             ["snmptrap", *args, f"127.0.0.1:{port}", "", "1.3.6.1.6.3.1.1.5.3",
              f"1.3.6.1.2.1.2.2.1.1.{i + 1}", "i", str(i + 1),
              f"1.3.6.1.2.1.2.2.1.2.{i + 1}", "s", f"GigabitEthernet0/{i + 1}",
              f"1.3.6.1.2.1.2.2.1.7.{i + 1}", "i", "1",
-             f"1.3.6.1.2.1.2.2.1.8.{i + 1}", "i", "2"],
-            check=True, capture_output=True, timeout=10)
+             f"1.3.6.1.2.1.2.2.1.8.{i + 1}", "i", "2",
+             f"1.3.6.1.2.1.31.1.1.1.18.{i + 1}", "s", MARK.decode()],
+            check=True, capture_output=True, timeout=10, env=env)
         out.append(sink.recv(65535))
     sink.close()
     return out
 
 
+def distinct_traps(base: list[bytes], count: int) -> list[bytes]:
+    """`count` distinct v2c traps from net-snmp captures: the ifAlias value MARK is
+    rewritten in place to another string of the same length (BER lengths unchanged),
+    so every trap has its own dedup identity.  (v3 authPriv cannot be patched: it is
+    encrypted and authenticated, so v3 runs cycle through their captures.)"""
+    out = []
+    for i in range(count):
+        trap = base[i % len(base)]
+        assert trap.count(MARK) == 1, "capture without the patchable ifAlias"
+        out.append(trap.replace(MARK, b"seq%08x" % i))
+    return out
+
+
+def flap_datagrams(count: int, interfaces: int = 200, per_node: int = 10) -> list[bytes]:
+    """A flapping storm: `interfaces` interfaces (per_node on each of interfaces/per_node
+    Cisco switches) going down and up over and over.  Each datagram has its own
+    sequence number and clock, as a device would send; the dedup identity (node, code,
+    message text) repeats every 2 x interfaces datagrams."""
+    out = []
+    for i in range(count):
+        ifc = i % interfaces
+        state = "down" if (i // interfaces) % 2 == 0 else "up"
+        node = f"acc-sw-{ifc // per_node:03d}"
+        ms = i % 1000
+        sec = (i // 1000) % 60
+        out.append(f"<187>{100000 + i}: {node}: Dec  3 10:{(i // 60000) % 60:02d}:{sec:02d}.{ms:03d}: "
+                   f"%LINK-3-UPDOWN: Interface GigabitEthernet0/{ifc % per_node}, "
+                   f"changed state to {state}".encode())
+    return out
+
+
+def pin(cpus: set[int] | None) -> None:
+    if cpus and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, cpus)
+
+
 def _sender(datagrams: list[bytes], target: tuple[str, int], source: str, rate: float,
-            seconds: float, result: mp.Queue) -> None:  # type: ignore[type-arg]
+            seconds: float, cpus: set[int] | None, result: mp.Queue) -> None:  # type: ignore[type-arg]
+    """One sender process.  `source` is a loopback prefix ("127.0.11.") or "": with a
+    prefix the process rotates over SOCKETS sockets bound to prefix.1 .. prefix.SOCKETS
+    (distinct devices, and distinct flows for SO_REUSEPORT to spread over workers)."""
+    pin(cpus)
     family = socket.AF_INET6 if ":" in target[0] else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-    if source:
-        sock.bind((source, 0))
-    sock.connect(target)
-    send = sock.send
+    socks = []
+    for j in range(SOCKETS if source else 1):
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        if source:
+            sock.bind((f"{source}{j + 1}", 0))
+        sock.connect(target)
+        socks.append(sock)
+    sends = [s.send for s in socks]
+    k = len(sends)
     n = len(datagrams)
     total = int(rate * seconds)
     sent = 0
@@ -75,7 +154,7 @@ def _sender(datagrams: list[bytes], target: tuple[str, int], source: str, rate: 
         due = min(total, int((now - start) * rate))
         while sent < due:
             try:  # noqa: SIM105 - the hot loop; a with-block costs more
-                send(datagrams[sent % n])
+                sends[sent % k](datagrams[sent % n])
             except (BlockingIOError, ConnectionRefusedError):
                 pass  # counted as sent: loss is measured at the receiving side
             sent += 1
@@ -84,17 +163,27 @@ def _sender(datagrams: list[bytes], target: tuple[str, int], source: str, rate: 
     result.put((sent, time.perf_counter() - start))
 
 
-def offer(datagram_sets: list[list[bytes]], target: tuple[str, int], rate: float,
-          seconds: float, sources: list[str] | None = None) -> tuple[int, float]:
-    """Send at `rate` datagrams/s for `seconds`, split over len(datagram_sets) processes."""
-    if not target[0].startswith(LOOPBACK_ONLY):
-        raise SystemExit("load generator only targets loopback addresses")
+def source_prefixes(procs: int) -> list[str]:
+    """Per-process loopback source prefixes: process i sends from 127.0.(11+i).1..SOCKETS."""
+    return [f"127.0.{11 + i}." for i in range(procs)]
+
+
+def offer(datagram_sets: list[list[bytes]], target: tuple[str, int] | None, rate: float,
+          seconds: float, sources: list[str] | None = None,
+          targets: list[tuple[str, int]] | None = None,
+          cpus: set[int] | None = None) -> tuple[int, float]:
+    """Send at `rate` datagrams/s for `seconds`, split evenly over len(datagram_sets)
+    processes; process i sends set i to targets[i] (default: all to `target`)."""
     procs = len(datagram_sets)
+    aims = targets or [target] * procs  # type: ignore[list-item]
+    for aim in aims:
+        if aim is None or not aim[0].startswith(LOOPBACK_ONLY):
+            raise SystemExit("load generator only targets loopback addresses")
     queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     workers = [
-        mp.Process(target=_sender, args=(datagram_sets[i], target,
+        mp.Process(target=_sender, args=(datagram_sets[i], aims[i],
                                           (sources or [""] * procs)[i], rate / procs, seconds,
-                                          queue))
+                                          cpus, queue))
         for i in range(procs)
     ]
     for w in workers:
@@ -105,9 +194,32 @@ def offer(datagram_sets: list[list[bytes]], target: tuple[str, int], rate: float
     return sum(r[0] for r in results), max(r[1] for r in results)
 
 
+def replay(schedule: list[tuple[float, bytes]], target: tuple[str, int],
+           time_limit: float) -> tuple[int, float]:
+    """Send each datagram at its offset (seconds from start, ascending), in this process.
+    Bounded by len(schedule) and by `time_limit` seconds."""
+    if not target[0].startswith(LOOPBACK_ONLY):
+        raise SystemExit("load generator only targets loopback addresses")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    sock.connect(target)
+    start = time.perf_counter()
+    sent = 0
+    for offset, datagram in schedule:
+        now = time.perf_counter() - start
+        if now > time_limit:
+            break
+        if offset > now:
+            time.sleep(offset - now)
+        sock.send(datagram)
+        sent += 1
+    sock.close()
+    return sent, time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--kind", choices=["syslog", "trap"], default="syslog")
+    parser.add_argument("--kind", choices=["syslog", "trap", "trap-v3"], default="syslog")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--rate", type=float, default=10000)
@@ -117,9 +229,10 @@ def main() -> None:
     if args.kind == "syslog":
         sets = [syslog_datagrams(20000, seed=i) for i in range(args.senders)]
     else:
-        traps = capture_net_snmp_traps(64)
+        traps = capture_net_snmp_traps(64, V3_ARGS if args.kind == "trap-v3" else None)
         sets = [traps] * args.senders
-    sent, took = offer(sets, (args.host, args.port), args.rate, args.seconds)
+    sent, took = offer(sets, (args.host, args.port), args.rate, args.seconds,
+                       sources=source_prefixes(args.senders))
     print(f"sent {sent} datagrams in {took:.2f}s ({sent / took:,.0f}/s)")
 
 

@@ -1,8 +1,16 @@
 """Counting HTTP endpoint for benchmarks: acknowledges batches, counts what they represent.
 
-GET /count returns {"batches", "events", "represented"} where represented sums
-1 + duplicates over events (what the collector received and folded).  Batches
-seen twice (a retry after a lost ack) are counted once, by batch_id.
+GET /count returns {"requests", "batches", "events", "represented", "critical_events"}:
+requests counts every POST (retries included: the HTTP calls the downstream had to
+serve), batches/events count distinct batch_ids, and represented sums 1 + duplicates
+over events (what the collector received and folded).  Batches seen twice (a retry
+after a lost ack) are counted once, by batch_id.
+
+Critical-lane latency: an event whose message carries ``t0=<seconds>`` (the sender's
+time.monotonic(); CLOCK_MONOTONIC is shared by every process on the host) gets
+``arrival - t0`` recorded, arrival being time.monotonic() when the request reached
+the handler.  GET /latency returns {"critical": [...], "other": [...]} in seconds
+("other": marked events that came on the standard lane).
 
     python bench/sink.py --port 18080
 """
@@ -10,46 +18,67 @@ seen twice (a retry after a lost ack) are counted once, by batch_id.
 from __future__ import annotations
 
 import argparse
+import re
+import time
 
 import msgspec
 from aiohttp import web
 
+T0 = re.compile(r"t0=(\d+\.\d+)")
+
 
 class _Event(msgspec.Struct):
     duplicates: int = 0
+    message: str = ""
 
 
 class _Batch(msgspec.Struct):
     batch_id: str
     events: list[_Event]
+    lane: str = "standard"
 
 
 def make_app() -> web.Application:
     decoder = msgspec.json.Decoder(_Batch)
     seen: set[str] = set()
-    counts = {"batches": 0, "events": 0, "represented": 0}
+    counts = {"requests": 0, "batches": 0, "events": 0, "represented": 0, "critical_events": 0}
+    latency: dict[str, list[float]] = {"critical": [], "other": []}
 
     async def post(request: web.Request) -> web.Response:
+        arrival = time.monotonic()
+        counts["requests"] += 1
         batch = decoder.decode(await request.read())
         if batch.batch_id not in seen:
             seen.add(batch.batch_id)
             counts["batches"] += 1
             counts["events"] += len(batch.events)
             counts["represented"] += sum(1 + e.duplicates for e in batch.events)
+            critical = batch.lane == "critical"
+            if critical:
+                counts["critical_events"] += len(batch.events)
+            for e in batch.events:
+                if "t0=" in e.message and (m := T0.search(e.message)):
+                    latency["critical" if critical else "other"].append(arrival - float(m[1]))
         return web.Response(text="ok")
 
     async def count(request: web.Request) -> web.Response:
         return web.json_response(counts)
 
+    async def get_latency(request: web.Request) -> web.Response:
+        return web.json_response(latency)
+
     async def reset(request: web.Request) -> web.Response:
         for key in counts:
             counts[key] = 0
+        for values in latency.values():
+            values.clear()
         seen.clear()
         return web.json_response(counts)
 
     app = web.Application(client_max_size=256 << 20)
     app.router.add_post("/batches", post)
     app.router.add_get("/count", count)
+    app.router.add_get("/latency", get_latency)
     app.router.add_post("/reset", reset)
     return app
 
@@ -58,6 +87,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:
+        pass
     web.run_app(make_app(), host="127.0.0.1", port=args.port, access_log=None, print=None)
 
 
