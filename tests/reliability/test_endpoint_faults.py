@@ -34,7 +34,7 @@ from .kit import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900 if SOAK else 120)]
 
 RATE = 400.0 if SOAK else 300.0
 SEND_SECONDS = 60.0 if SOAK else 8.0

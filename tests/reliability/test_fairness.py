@@ -22,7 +22,7 @@ from support.endpoint import RecordingEndpoint
 
 from .kit import SOAK, Ports, ametrics, metric, process_config, record, stop, wait_until
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600 if SOAK else 120)]
 
 FLOOD = 100_000 if SOAK else 20_000
 FLOOD_RATE = 4000.0

@@ -30,7 +30,7 @@ from .kit import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900 if SOAK else 120)]
 
 
 @contextlib.contextmanager
