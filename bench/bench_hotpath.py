@@ -7,9 +7,9 @@ prometheus Metrics) but without sockets, so each stage can be timed alone:
   trap:   ber.decode | SnmpReceiver.receive | SnmpIngest.on_datagram (+ intake + accumulator)
   syslog: parse_syslog | SyslogNormalizer.normalize | SyslogIngest.on_message (+ ...)
 
-Inputs are exactly e2e's: 64 net-snmp-encoded v2c linkDown traps cycled (so most
-traps fold into an open window, as in the e2e run), and the 60-line vendor corpus
-made distinct by a `seq=` token (nothing folds).  Times are thread CPU time
+Inputs are e2e's: net-snmp-encoded v2c linkDown traps made distinct by
+load.distinct_traps (nothing folds), and the vendor corpus made distinct by a
+`seq=` token (nothing folds).  Times are thread CPU time
 (time.thread_time), best of --rounds, so neighbours on a shared machine inflate
 them less than wall time would; run `uptime` next to it anyway.
 
@@ -115,6 +115,9 @@ def _profile(work: Callable[[Any], object], items: Sequence[Any], n: int) -> Non
 
 def trap_stages(n: int, rounds: int, profile: bool) -> list[tuple[str, float]]:
     traps = load.capture_net_snmp_traps(64)
+    distinct = getattr(load, "distinct_traps", None)  # e2e's "every trap distinct" inputs
+    if distinct is not None:
+        traps = distinct(traps, 20000)
     state = Path(tempfile.mkdtemp(prefix="faultd-hotpath-"))
     receiver = SnmpReceiver(communities=["public"], users=[], state_directory=state)
     intake, metrics, _ = _pipeline()

@@ -28,6 +28,8 @@ messages.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from typing import Final, NamedTuple
 
 from faultd.snmp.types import (
@@ -86,6 +88,56 @@ _EXCEPTION_KIND: Final = {
     TAG_NO_SUCH_INSTANCE: NO_SUCH_INSTANCE,
     TAG_END_OF_MIB_VIEW: END_OF_MIB_VIEW,
 }
+
+
+def _make_v2c_trap() -> Callable[[str, tuple[VarBind, ...], int, bytes], DecodedTrap]:
+    """A constructor for the v2c DecodedTrap, ~1 us cheaper than the frozen dataclass's.
+
+    A frozen dataclass's __init__ sets each of its 13 fields through
+    object.__setattr__; the slot descriptors' own __set__ does the same store
+    without the lookups.  The result is the same object (tests/snmp compare it
+    with ``==`` against DecodedTrap(...)).  Should DecodedTrap's fields ever
+    change, this falls back to the dataclass constructor.
+    """
+    names = tuple(f.name for f in dataclasses.fields(DecodedTrap))
+    if names != _V2C_FIELDS:
+        def plain(pdu: str, varbinds: tuple[VarBind, ...], request_id: int,
+                  community: bytes) -> DecodedTrap:
+            return DecodedTrap(version=1, pdu=pdu, varbinds=varbinds, request_id=request_id,
+                               community=community)  # fmt: skip
+
+        return plain
+    (s_version, s_pdu, s_varbinds, s_request_id, s_community, s_user, s_engine_id,
+     s_context_name, s_enterprise, s_agent_addr, s_generic_trap, s_specific_trap,
+     s_time_stamp) = (DecodedTrap.__dict__[name].__set__ for name in names)  # fmt: skip
+    new = object.__new__
+
+    def fast(pdu: str, varbinds: tuple[VarBind, ...], request_id: int,
+             community: bytes) -> DecodedTrap:
+        trap: DecodedTrap = new(DecodedTrap)
+        s_version(trap, 1)
+        s_pdu(trap, pdu)
+        s_varbinds(trap, varbinds)
+        s_request_id(trap, request_id)
+        s_community(trap, community)
+        s_user(trap, None)
+        s_engine_id(trap, None)
+        s_context_name(trap, None)
+        s_enterprise(trap, None)
+        s_agent_addr(trap, None)
+        s_generic_trap(trap, None)
+        s_specific_trap(trap, None)
+        s_time_stamp(trap, None)
+        return trap
+
+    return fast
+
+
+_V2C_FIELDS: Final = (
+    "version", "pdu", "varbinds", "request_id", "community", "user", "engine_id",
+    "context_name", "enterprise", "agent_addr", "generic_trap", "specific_trap", "time_stamp",
+)  # fmt: skip
+_v2c_trap = _make_v2c_trap()
 
 
 class _Decline(Exception):
@@ -200,33 +252,113 @@ def _value(data: bytes, tag: int, s: int, e: int, v2: bool) -> tuple[str, Value]
     raise _Decline
 
 
+_OID_CACHE: dict[bytes, tuple[int, ...]] = {}
+_OID_CACHE_MAX: Final = 16384
+_new_tuple = tuple.__new__
+
+
 def _varbinds(data: bytes, pos: int, end: int, v2: bool) -> tuple[VarBind, ...]:
+    """The VarBindList; the short-form TLV headers of the common case are read inline.
+
+    Inline reads do exactly what _header does for a short-form length (tag check,
+    bounds); long forms go through _header.  OIDs are cached by their encoded
+    octets (_oid depends on nothing else), and INTEGER / OCTET STRING values,
+    nearly all varbinds, are decoded in place; other tags go through _value.
+    """
     tag, pos, lend = _header(data, pos, end)
     if tag != TAG_SEQUENCE or lend != end:
         raise _Decline
     out: list[VarBind] = []
+    append = out.append
+    oids = _OID_CACHE
     while pos < lend:
-        tag, vs, ve = _header(data, pos, lend)
-        if tag != TAG_SEQUENCE:
+        # VarBind ::= SEQUENCE { name OBJECT IDENTIFIER, value ... }
+        if pos + 2 > lend or data[pos] != TAG_SEQUENCE:
             raise _Decline
-        tag, os_, oe = _header(data, vs, ve)
-        if tag != TAG_OID:
+        n = data[pos + 1]
+        if n < 0x80:
+            vs = pos + 2
+            ve = vs + n
+            if ve > lend:
+                raise _Decline
+        else:
+            _, vs, ve = _header(data, pos, lend)
+        if vs + 2 > ve or data[vs] != TAG_OID:
             raise _Decline
-        oid = _oid(data, os_, oe)
-        tag, s, e = _header(data, oe, ve)
+        n = data[vs + 1]
+        if n < 0x80:
+            os_ = vs + 2
+            oe = os_ + n
+            if oe > ve:
+                raise _Decline
+        else:
+            _, os_, oe = _header(data, vs, ve)
+        key = data[os_:oe]
+        oid = oids.get(key)
+        if oid is None:
+            oid = _oid(data, os_, oe)
+            if len(oids) >= _OID_CACHE_MAX:
+                oids.clear()
+            oids[key] = oid
+        if oe + 2 > ve:
+            raise _Decline
+        tag = data[oe]
+        n = data[oe + 1]
+        if n < 0x80 and tag & 0x1F != 0x1F:
+            s = oe + 2
+            e = s + n
+        else:
+            tag, s, e = _header(data, oe, ve)
         if e != ve:
             raise _Decline
-        kind, value = _value(data, tag, s, e, v2)
-        out.append(VarBind(oid, kind, value))
+        value: Value
+        if tag == TAG_INTEGER:
+            if s == e or e - s > _MAX_INT_OCTETS:
+                raise _Decline
+            value = int.from_bytes(data[s:e], "big", signed=True)
+            if v2 and not _I32_MIN <= value <= _I32_MAX:
+                raise _Decline
+            append(_new_tuple(VarBind, (oid, INTEGER, value)))
+        elif tag == TAG_OCTET_STRING:
+            append(_new_tuple(VarBind, (oid, OCTET_STRING, data[s:e])))
+        elif tag == TAG_OID and s != e:  # empty: _value declines it
+            key = data[s:e]
+            value = oids.get(key)
+            if value is None:
+                value = _oid(data, s, e)
+                if len(oids) >= _OID_CACHE_MAX:
+                    oids.clear()
+                oids[key] = value
+            append(_new_tuple(VarBind, (oid, OID, value)))
+        elif tag == TAG_TIMETICKS:
+            if s == e or e - s > _MAX_INT_OCTETS:
+                raise _Decline
+            value = int.from_bytes(data[s:e], "big", signed=True)
+            if not 0 <= value <= _U32:
+                raise _Decline
+            append(_new_tuple(VarBind, (oid, TIMETICKS, value)))
+        else:
+            kind, value = _value(data, tag, s, e, v2)
+            append(_new_tuple(VarBind, (oid, kind, value)))
         pos = ve
     return tuple(out)
 
 
 def _small_int(data: bytes, pos: int, end: int) -> tuple[int, int]:
-    tag, s, e = _header(data, pos, end)
-    if tag != TAG_INTEGER:
+    """An INTEGER at pos: (value, end); _header + _integer with the short form inline."""
+    if pos + 2 > end or data[pos] != TAG_INTEGER:
         raise _Decline
-    return _integer(data, s, e), e
+    n = data[pos + 1]
+    if n < 0x80:
+        s = pos + 2
+        e = s + n
+        if e > end:
+            raise _Decline
+    else:
+        _, s, e = _header(data, pos, end)
+    if s == e or e - s > _MAX_INT_OCTETS:
+        raise _Decline
+    return int.from_bytes(data[s:e], "big", signed=True), e
 
 
 def _decode(data: bytes) -> DecodedTrap:
@@ -289,13 +421,7 @@ def _decode(data: bytes) -> DecodedTrap:
     error_index, pos = _small_int(data, pos, pend)
     if error_status or error_index:
         raise _Decline
-    return DecodedTrap(
-        version=1,
-        pdu=kind,
-        varbinds=_varbinds(data, pos, pend, True),
-        request_id=request_id,
-        community=community,
-    )
+    return _v2c_trap(kind, _varbinds(data, pos, pend, True), request_id, community)
 
 
 def decode(data: bytes) -> DecodedTrap | None:

@@ -19,7 +19,7 @@ from pysnmp.proto.rfc1905 import endOfMibView, noSuchInstance, noSuchObject
 
 from faultd.parse import ber
 from faultd.snmp.engine import PysnmpPath
-from faultd.snmp.types import DecodedTrap
+from faultd.snmp.types import DecodedTrap, VarBind
 
 from .harness import LINKDOWN_VARBINDS, capture, needs_netsnmp, target, udp_socket
 
@@ -325,3 +325,46 @@ def test_netsnmp_captures_take_the_fast_path_and_decode_identically(
             assert fast is not None, f"{argv[:3]} missed the fast path: {data.hex()}"
     finally:
         sock.close()
+
+
+# --- the fast path's own shortcuts -----------------------------------------------
+
+
+@settings(SETTINGS, max_examples=300)
+@given(st.one_of(messages, raw_messages(), mutated()))
+def test_oid_cache_is_transparent(data: bytes) -> None:
+    """OIDs are cached by their encoded octets: a cold and a warm decode agree."""
+    ber._OID_CACHE.clear()
+    cold = ber.decode(data)
+    warm = ber.decode(data)
+    assert cold == warm
+    if cold is not None:  # the cached tuples are the decoded ones, arc for arc
+        for vb in cold.varbinds:
+            assert all(isinstance(arc, int) and arc >= 0 for arc in vb.oid)
+
+
+def test_oid_cache_is_bounded() -> None:
+    ber._OID_CACHE.clear()
+    head = bytes.fromhex("2b06010401")  # 1.3.6.1.4.1.<n>, n in 3 octets
+    for i in range(ber._OID_CACHE_MAX + 10):
+        n = i + (1 << 14)
+        arc = bytes([0x80 | (n >> 14) & 0x7F, 0x80 | (n >> 7) & 0x7F, n & 0x7F])
+        oid = tlv(0x06, head + arc)
+        vb = tlv(0x30, oid + tlv(0x05, b""))
+        msg = tlv(0x30, tlv(0x02, b"\x01") + tlv(0x04, b"public") + tlv(0xA7, (
+            tlv(0x02, b"\x01") + tlv(0x02, b"\x00") + tlv(0x02, b"\x00") + tlv(0x30, vb))))
+        trap = ber.decode(msg)
+        assert trap is not None and trap.varbinds[0].oid == (1, 3, 6, 1, 4, 1, n)
+    assert len(ber._OID_CACHE) <= ber._OID_CACHE_MAX
+
+
+@given(st.sampled_from(["v2trap", "inform"]), st.integers(-(2**31), 2**31 - 1),
+       st.binary(max_size=8))
+def test_fast_v2c_constructor_builds_the_dataclass(pdu: str, request_id: int,
+                                                   community: bytes) -> None:
+    vbs = (VarBind((1, 3, 6, 1, 2, 1, 1, 3, 0), "TimeTicks", 5),)
+    fast = ber._v2c_trap(pdu, vbs, request_id, community)
+    plain = DecodedTrap(version=1, pdu=pdu, varbinds=vbs, request_id=request_id,
+                        community=community)
+    assert type(fast) is DecodedTrap
+    assert fast == plain and repr(fast) == repr(plain) and hash(fast) == hash(plain)
