@@ -42,8 +42,12 @@ V3_USER = "benchuser"
 V3_ENGINE = "0x80001f8880e1d2c3b4a5968778"
 V3_AUTH = ("SHA", "bench-auth-pass")
 V3_PRIV = ("AES", "bench-priv-pass")
+# -Z: every capture claims the same engine boots/time, as one agent's traps within a
+# few seconds would (otherwise each snmptrap run bumps its boots counter, and a
+# receiver that tracks the engine's boots - snmptrapd does - rejects the older ones as
+# notInTimeWindow; receivers accept them until their clock estimate runs 150 s ahead).
 V3_ARGS = ["-v3", "-u", V3_USER, "-l", "authPriv", "-a", V3_AUTH[0], "-A", V3_AUTH[1],
-           "-x", V3_PRIV[0], "-X", V3_PRIV[1], "-e", V3_ENGINE]
+           "-x", V3_PRIV[0], "-X", V3_PRIV[1], "-e", V3_ENGINE, "-Z", "1,1000"]
 
 
 def corpus_lines() -> list[str]:
