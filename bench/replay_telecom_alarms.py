@@ -199,8 +199,8 @@ def main() -> None:
         db = sqlite3.connect(db_path(state))
         pairs = db.execute(
             "SELECT r.fault_code, r.node, s.fault_code, s.node FROM tickets t"
-            " JOIN faults r ON r.fid = t.root_fid"
-            " JOIN faults s ON s.ticket_id = t.ticket_id AND s.fid != t.root_fid"
+            " JOIN faults r ON r.fid = t.tno"
+            " JOIN faults s ON s.tno = t.tno AND s.fid != t.tno"
             " WHERE t.state != 'merged'"
         ).fetchall()
         db.close()

@@ -77,6 +77,10 @@ def check_policy(policy: Policy) -> list[str]:
         errors.append("root_cause.max_hops: must be >= 0")
     if rc.auto_resolve_after_seconds is not None and rc.auto_resolve_after_seconds <= 0:
         errors.append("root_cause.auto_resolve_after_seconds: must be > 0 or null")
+    ret = policy.retention
+    for name in ("resolved_tickets_seconds", "batch_ids_seconds", "prune_every_batches"):
+        if getattr(ret, name) <= 0:
+            errors.append(f"retention.{name}: must be > 0")
     for i, mw in enumerate(policy.maintenance):
         where = f"maintenance[{i}]"
         if (mw.once is None) == (mw.recurring is None):

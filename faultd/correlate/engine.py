@@ -11,15 +11,19 @@ is classified (fault-code table, rules, clear pairing) and applied:
 - otherwise it opens a ticket as root cause, adopting ("merge") the tickets of
   descendants opened within the window — children may report before the parent.
 
-Changes are coalesced per ticket and emitted as `TicketChange` records; all
-state the batch touched is written in one SQLite transaction with the batch id
-(a batch seen before is acknowledged without re-applying).  Nothing in the hot
-loop touches SQL: ancestors are precomputed, lookups are dict hits.  Not
-thread-safe: one engine has one caller (see `worker.py`).
+Changes are coalesced per ticket and emitted as `TicketChange` records (see
+`emit.py`); all state the batch touched is written in one SQLite transaction
+with the batch id (a batch seen before is acknowledged without re-applying).
+Nothing in the hot loop touches SQL: ancestors are precomputed, lookups are dict
+hits.  Every ``retention.prune_every_batches`` batches finished tickets and old
+batch ids are pruned from the store.  `reload(policy)` swaps the policy between
+batches, keeping open tickets.  Not thread-safe: one engine has one caller
+(see `worker.py`).
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time
 from collections.abc import Callable
@@ -27,38 +31,19 @@ from pathlib import Path
 
 import msgspec
 
+from faultd.correlate.emit import EvaluationResult, close_batch
+from faultd.correlate.grouping import Grouping
 from faultd.correlate.maintenance import Maintenance
-from faultd.correlate.matchers import Subject
 from faultd.correlate.policy import Policy, load_policy
-from faultd.correlate.rules import Classified, Classifier, Router
+from faultd.correlate.routing import Router
+from faultd.correlate.rules import Classified, Classifier
 from faultd.correlate.state import Fault, FaultKey, Ticket, restore
-from faultd.correlate.store import FaultRow, TicketRow, TicketStore, db_path
-from faultd.correlate.tickets import ChangeAction, TicketChange, TicketView
+from faultd.correlate.store import TicketStore, db_path
+from faultd.correlate.tickets import TicketView
 from faultd.correlate.topology import Topology
 from faultd.event import Batch, FaultEvent
 
-
-class EvaluationResult(msgspec.Struct, kw_only=True):
-    """What evaluating one batch did; `changes` are to be delivered downstream."""
-
-    batch_id: str
-    duplicate: bool = False
-    events: int = 0
-    dropped: int = 0
-    clears: int = 0
-    unmatched_clears: int = 0
-    opened: int = 0
-    updated: int = 0
-    resolved: int = 0
-    merged: int = 0
-    open_tickets: int = 0
-    changes: list[TicketChange] = []
-
-    def summary(self) -> dict[str, object]:
-        """The small JSON-able summary (everything but the changes)."""
-        out = msgspec.structs.asdict(self)
-        out["changes"] = len(self.changes)
-        return out
+__all__ = ["CorrelationEngine", "EvaluationResult"]
 
 
 class CorrelationEngine:
@@ -71,37 +56,26 @@ class CorrelationEngine:
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.policy = policy
-        self.topology = Topology.build(policy.topology)
-        self.classifier = Classifier(policy, self.topology)
-        self.router = Router(policy)
-        self.maintenance = Maintenance(policy.maintenance, self.topology)
         self._store = store
         self._clock = clock
-        rc = policy.root_cause
-        self._window = rc.correlation_window_seconds
-        self._same_node = rc.same_node
-        self._root_cleared = rc.resolve_when == "root_cleared"
-        self._auto = rc.auto_resolve_after_seconds
-        self._max_listed = rc.max_symptoms_listed
-        hops = rc.max_hops or 1 << 30
-        self._anc: dict[str, tuple[str, ...]] = {
-            n: tuple(a for a, h in anc if h <= hops) for n, anc in self.topology.ancestors.items()
-        }
-        self._depth = self.topology.depth
+        self._generation = 0
         self._open: dict[str, Ticket] = {}
         self._active: dict[FaultKey, Fault] = {}
-        self._node_last: dict[str, tuple[Ticket, float]] = {}
-        self._pending: dict[str, dict[Ticket, None]] = {}
+        self._grouping = Grouping()
+        self._node_last = self._grouping.last
         self._seen: dict[str, bytes] = {}
         self._next_fid = 1
         self._watermark = 0.0
         self._last_sweep = 0.0
+        self._now = 0.0
+        self._since_prune = 0
         self._dirty: dict[Ticket, set[str]] = {}
         self._dirty_faults: dict[Fault, None] = {}
         self._result = EvaluationResult(batch_id="")
+        self._use(policy)
         if store is not None:
             self._load(store)
+            self.prune()
 
     @classmethod
     def open(
@@ -109,6 +83,37 @@ class CorrelationEngine:
     ) -> CorrelationEngine:
         """Engine for a policy file with its store under `state_directory`."""
         return cls(load_policy(policy_path), TicketStore(db_path(state_directory)), clock=clock)
+
+    def _use(self, policy: Policy) -> None:
+        """Compile a policy into the lookup structures the hot loop uses."""
+        self.policy = policy
+        self.topology = Topology.build(policy.topology)
+        self.classifier = Classifier(policy, self.topology)
+        self.router = Router(policy)
+        self.maintenance = Maintenance(policy.maintenance, self.topology)
+        rc = policy.root_cause
+        self._window = rc.correlation_window_seconds
+        self._same_node = rc.same_node
+        self._root_cleared = rc.resolve_when == "root_cleared"
+        self._auto = rc.auto_resolve_after_seconds
+        self._max_listed = rc.max_symptoms_listed
+        hops = rc.max_hops or 1 << 30
+        anc = {
+            n: tuple(a for a, h in anc if h <= hops) for n, anc in self.topology.ancestors.items()
+        }
+        self._grouping.configure(anc, self._window, self._same_node, self._open.values())
+        self._depth = self.topology.depth
+        self._has_ranks = any(fc.rank for fc in policy.fault_codes)
+        self._generation += 1
+
+    def reload(self, policy: Policy) -> None:
+        """Swap in a (validated) policy between batches.
+
+        Open tickets stay open with their faults; new events are classified,
+        grouped and routed by the new policy, and an open ticket's routing is
+        recomputed under it at the ticket's next change.
+        """
+        self._use(policy)
 
     def _load(self, store: TicketStore) -> None:
         meta = store.meta()
@@ -125,7 +130,7 @@ class CorrelationEngine:
                 prev = self._node_last.get(f.key[0])
                 if prev is None or prev[1] <= f.last_seen:
                     self._node_last[f.key[0]] = (t, f.last_seen)
-            self._register_pending(t)
+            self._grouping.register(t)
 
     def close(self) -> None:
         if self._store is not None:
@@ -135,7 +140,7 @@ class CorrelationEngine:
 
     def open_tickets(self) -> list[TicketView]:
         """Views of all open tickets (suppressed included), oldest first."""
-        return [t.view(self._max_listed) for t in self._open.values()]
+        return [t.view(t.symptom_views(self._max_listed)) for t in self._open.values()]
 
     def evaluate(self, batch: Batch) -> EvaluationResult:
         """Apply one batch; idempotent on batch_id."""
@@ -146,28 +151,53 @@ class CorrelationEngine:
             res = msgspec.json.decode(seen, type=EvaluationResult)
             res.duplicate = True
             return res
+        # The cyclic GC would otherwise run full passes over the whole (large, long-lived)
+        # engine state every few thousand allocations.  Finished tickets have their cycles
+        # broken (Ticket.retire), so pausing it for one batch frees nothing later; the
+        # young generation is collected once per batch instead, inside the timed call.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._apply(batch)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+                gc.collect(0)
+
+    def _apply(self, batch: Batch) -> EvaluationResult:
+        self._now = self._clock()
         res = self._result = EvaluationResult(batch_id=batch.batch_id, events=len(batch.events))
-        depth = self._depth
-        rank = self.classifier.rank
-        events = sorted(
-            batch.events,
-            key=lambda e: (e.timestamp, depth.get(e.node_id, 0), rank(e.fault_code), e.event_id),
-        )
+        dget = self._depth.get
+        if self._has_ranks:
+            rank = self.classifier.rank
+            ranks = {code: rank(code) for code in {e.fault_code for e in batch.events}}
+            events = sorted(
+                batch.events,
+                key=lambda e: (e.timestamp, dget(e.node_id, 0), ranks[e.fault_code], e.event_id),
+            )
+        else:
+            events = sorted(
+                batch.events, key=lambda e: (e.timestamp, dget(e.node_id, 0), e.event_id)
+            )
         classify = self.classifier.classify
+        wm = self._watermark
+        dropped = 0
         for ev in events:
             c = classify(ev)
             if c is None:
-                res.dropped += 1
+                dropped += 1
                 continue
             ts = ev.timestamp
-            if ts > self._watermark:
-                self._watermark = ts
+            if ts > wm:
+                wm = ts
             if c.clears is not None:
                 self._clear(ev, c, ts)
             else:
                 self._fault(ev, c, ts)
+        res.dropped = dropped
+        self._watermark = wm
         self._sweep()
-        self._finish(batch.batch_id)
+        self._finish()
         return res
 
     # -- per event ----------------------------------------------------------------------------
@@ -193,13 +223,15 @@ class CorrelationEngine:
             self._node_last[node] = (t, ts)
             if c.severity < f.severity:
                 f.severity = c.severity
+                if c.severity < t.base_severity:
+                    t.base_severity = c.severity
                 self._touch(t, "severity_escalation", ts)
             else:
                 self._touch(t, "occurrence", ts)
             if t.maintenance == "suppressed":
                 self._maybe_end_maintenance(t, ts)
             return
-        target = self._attach_target(node, ts)
+        target = self._grouping.target(node, ts)
         if target is None:
             self._open_ticket(ev, c, key, ts)
             return
@@ -216,8 +248,11 @@ class CorrelationEngine:
                 self._fid(), key, t, c.severity, ts, ev.message, ev.event_id, 1 + ev.duplicates
             )
             t.faults[key] = f
-            t.services |= self.topology.info(node).services
+            t.symptoms = None
+            t.add_services(self.topology.info(node).services)
             reason = "new_symptoms"
+        if f.severity < t.base_severity:
+            t.base_severity = f.severity
         t.uncleared += 1
         if node == t.root.key[0]:  # type: ignore[union-attr]
             t.root_uncleared += 1
@@ -228,23 +263,6 @@ class CorrelationEngine:
         if t.maintenance == "suppressed":
             self._maybe_end_maintenance(t, ts)
 
-    def _attach_target(self, node: str, ts: float) -> Ticket | None:
-        window = self._window
-        node_last = self._node_last
-        if self._same_node:
-            e = node_last.get(node)
-            if e is not None and abs(ts - e[1]) <= window:
-                t = e[0].live()
-                if t.state == "open":
-                    return t
-        for a in self._anc.get(node, ()):
-            e = node_last.get(a)
-            if e is not None and abs(ts - e[1]) <= window:
-                t = e[0].live()
-                if t.state == "open":
-                    return t
-        return None
-
     def _fid(self) -> int:
         fid = self._next_fid
         self._next_fid += 1
@@ -252,12 +270,14 @@ class CorrelationEngine:
 
     def _open_ticket(self, ev: FaultEvent, c: Classified, key: FaultKey, ts: float) -> None:
         node = key[0]
+        fid = self._fid()
         tid = "T-" + hashlib.blake2b(ev.event_id.encode(), digest_size=8).hexdigest()
-        t = Ticket(tid, self._clock())
-        f = Fault(self._fid(), key, t, c.severity, ts, ev.message, ev.event_id, 1 + ev.duplicates)
+        t = Ticket(tid, self._now, fid)
+        f = Fault(fid, key, t, c.severity, ts, ev.message, ev.event_id, 1 + ev.duplicates)
         t.root = f
         t.faults[key] = f
         t.uncleared = t.root_uncleared = 1
+        t.base_severity = c.severity
         info = self.topology.info(node)
         t.category = c.category
         t.title = c.description or f"{ev.fault_code} on {node}"
@@ -276,46 +296,34 @@ class CorrelationEngine:
                 else:
                     t.maintenance = "downgraded"
                     t.downgrade_by = w.downgrade_by
-        t.severity = t.effective_severity()
-        t.routing = self.router.route(self._subject(t))
+        t.severity = t.effective_severity()  # routed at the end of the batch (emit.py)
         self._open[tid] = t
         self._active[key] = f
         self._dirty_faults[f] = None
         self._node_last[node] = (t, ts)
         self._touch(t, "opened", ts)
         self._result.opened += 1
-        pending = self._pending.get(node)
-        if pending:
-            window = self._window
-            for child in list(pending):
-                if child.state == "open" and abs(child.root.first_seen - ts) <= window:  # type: ignore[union-attr]
-                    self._merge(child, t, ts)
-        self._register_pending(t)
-
-    def _register_pending(self, t: Ticket) -> None:
-        for a in self._anc.get(t.root.key[0], ()):  # type: ignore[union-attr]
-            self._pending.setdefault(a, {})[t] = None
-
-    def _unregister_pending(self, t: Ticket) -> None:
-        for a in self._anc.get(t.root.key[0], ()):  # type: ignore[union-attr]
-            p = self._pending.get(a)
-            if p is not None:
-                p.pop(t, None)
-                if not p:
-                    del self._pending[a]
+        for child in self._grouping.adoptable(node, ts):
+            self._merge(child, t, ts)
+        self._grouping.register(t)
 
     def _merge(self, child: Ticket, parent: Ticket, ts: float) -> None:
         """Adopt a descendant's ticket: its faults become symptoms of `parent`."""
-        self._unregister_pending(child)
+        self._grouping.unregister(child)
+        faults = parent.faults
+        dirty = self._dirty_faults
         for key, f in child.faults.items():
             f.ticket = parent
-            parent.faults[key] = f
-            self._dirty_faults[f] = None
+            faults[key] = f
+            dirty[f] = None
+        parent.symptoms = None
         parent.uncleared += child.uncleared
-        parent.services |= child.services
+        parent.add_services(child.services)
+        if child.base_severity < parent.base_severity:
+            parent.base_severity = child.base_severity
         child.state = "merged"
         child.merged_into = parent
-        child.updated_at = self._clock()
+        child.updated_at = self._now
         self._open.pop(child.ticket_id, None)
         self._touch(child, "merged", ts)
         self._touch(parent, "adopted", ts)
@@ -341,11 +349,11 @@ class CorrelationEngine:
 
     def _resolve(self, t: Ticket, reason: str, ts: float) -> None:
         t.state = "resolved"
-        t.resolved_at = self._clock()
+        t.resolved_at = self._now
         for key, f in t.faults.items():
             if not f.cleared and self._active.get(key) is f:
                 del self._active[key]
-        self._unregister_pending(t)
+        self._grouping.unregister(t)
         self._open.pop(t.ticket_id, None)
         self._touch(t, reason, ts)
 
@@ -353,22 +361,6 @@ class CorrelationEngine:
         if self.maintenance.window_for(t.root.key[0], ts) is None:  # type: ignore[union-attr]
             t.maintenance = "ended"
             self._touch(t, "maintenance_ended", ts)
-
-    def _subject(self, t: Ticket) -> Subject:
-        root = t.root
-        assert root is not None
-        return Subject(
-            node=root.key[0],
-            fault_code=root.key[1],
-            severity=t.severity,
-            tier=t.tier,
-            site=t.site,
-            role=t.role,
-            category=t.category,
-            message=root.message,
-            source=t.source,
-            attributes=t.attributes,
-        )
 
     def _sweep(self) -> None:
         """Auto-resolve idle tickets and forget stale index entries (by event time)."""
@@ -382,81 +374,46 @@ class CorrelationEngine:
             for t in list(self._open.values()):
                 if wm - t.last_activity > auto:
                     self._resolve(t, "auto_resolved", wm)
-        horizon = wm - self._window
-        self._node_last = {
-            n: e
-            for n, e in self._node_last.items()
-            if e[1] >= horizon and e[0].live().state == "open"
-        }
-        for a, p in list(self._pending.items()):
-            for t in [t for t in p if t.root.first_seen < horizon]:  # type: ignore[union-attr]
-                del p[t]
-            if not p:
-                del self._pending[a]
+        self._grouping.forget_before(wm - self._window)
 
     # -- end of batch -------------------------------------------------------------------------
 
-    def _finish(self, batch_id: str) -> None:
+    def _finish(self) -> None:
         res = self._result
-        now = self._clock()
-        changes: list[TicketChange] = []
-        ticket_rows: list[TicketRow] = []
-        for t, reasons in self._dirty.items():
-            emit: list[ChangeAction] = []
-            if t.state == "merged":
-                if t.emitted:
-                    emit.append("merge")
-            else:
-                sev = t.effective_severity()
-                if sev != t.severity:
-                    if sev < t.severity and "opened" not in reasons:
-                        reasons.add("severity_escalation")
-                    t.severity = sev
-                    t.routing = self.router.route(self._subject(t))
-                if "opened" not in reasons:
-                    t.updated_at = now
-                if t.maintenance != "suppressed":
-                    if not t.emitted:
-                        emit.append("open")
-                    elif t.state == "open":
-                        emit.append("update")
-                    if t.state == "resolved":
-                        emit.append("resolve")
-            if t.state == "resolved":
-                res.resolved += 1
-            elif t.state == "open" and "opened" not in reasons:
-                res.updated += 1
-            view = None
-            for action in emit:
-                t.version += 1
-                t.emitted = True
-                view = t.view(self._max_listed)
-                changes.append(
-                    TicketChange(
-                        change_id=f"{t.ticket_id}:{t.version}",
-                        action=action,
-                        ticket_id=t.ticket_id,
-                        version=t.version,
-                        at=now,
-                        reasons=sorted(reasons),
-                        batch_id=batch_id,
-                        routing=list(t.routing),
-                        ticket=view,
-                    )
-                )
-            ephemeral = t.state == "merged" and not t.emitted and "opened" in reasons
-            if self._store is not None and not ephemeral:  # never seen outside: not stored
-                ticket_rows.append(t.row(view or t.view(self._max_listed)))
-        res.changes = changes
+        store = self._store
+        ticket_rows, fault_rows = close_batch(
+            self._dirty,
+            self._dirty_faults,
+            res,
+            now=self._now,
+            router=self.router,
+            generation=self._generation,
+            max_listed=self._max_listed,
+            want_rows=store is not None,
+        )
         res.open_tickets = len(self._open)
         summary = msgspec.json.encode(msgspec.structs.replace(res, changes=[]))
-        self._seen[batch_id] = summary
+        self._seen[res.batch_id] = summary
         if len(self._seen) > 10_000:
             for k in list(self._seen)[:5_000]:
                 del self._seen[k]
-        if self._store is not None:
-            fault_rows: list[FaultRow] = [f.row() for f in self._dirty_faults]
-            meta = {"next_fid": str(self._next_fid), "watermark": repr(self._watermark)}
-            self._store.commit_batch(batch_id, now, summary, ticket_rows, fault_rows, meta)
         self._dirty = {}
         self._dirty_faults = {}
+        if store is not None:
+            meta = {"next_fid": str(self._next_fid), "watermark": repr(self._watermark)}
+            store.commit_batch(res.batch_id, self._now, summary, ticket_rows, fault_rows, meta)
+            self._since_prune += 1
+            if self._since_prune >= self.policy.retention.prune_every_batches:
+                self.prune()
+
+    def prune(self) -> tuple[int, int]:
+        """Delete finished tickets and batch ids past their retention (wall clock);
+        returns (tickets, batch ids) deleted.  Runs every `prune_every_batches`."""
+        self._since_prune = 0
+        if self._store is None:
+            return 0, 0
+        now = self._clock()
+        ret = self.policy.retention
+        tickets = self._store.prune_tickets(now - ret.resolved_tickets_seconds)
+        batches = self._store.prune_batches(now - ret.batch_ids_seconds)
+        return tickets, batches

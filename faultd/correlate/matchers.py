@@ -151,9 +151,14 @@ def compile_match(match: Match) -> Callable[[Subject], bool]:
     return lambda s: all(c(s) for c in checks)
 
 
-def uses_only(match: Match, fields: frozenset[str]) -> bool:
-    """True when the Match looks only at the given fields (lets callers memoise results)."""
+def used_fields(match: Match) -> set[str]:
+    """The Subject fields a Match looks at ("attributes" for any attribute)."""
     used = {f for f in (*_STR_FIELDS, "severity") if getattr(match, f) is not None}
     if match.attributes:
         used.add("attributes")
-    return used <= fields
+    return used
+
+
+def uses_only(match: Match, fields: frozenset[str]) -> bool:
+    """True when the Match looks only at the given fields (lets callers memoise results)."""
+    return used_fields(match) <= fields

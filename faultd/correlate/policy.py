@@ -113,6 +113,14 @@ class RootCause(_S):
     max_symptoms_listed: int = 500
 
 
+class Retention(_S):
+    """How long the store keeps what is finished (wall-clock seconds), and how often it prunes."""
+
+    resolved_tickets_seconds: float = 7 * 86400.0  # resolved/merged tickets and their faults
+    batch_ids_seconds: float = 2 * 86400.0  # batch ids (a retry after this is applied again)
+    prune_every_batches: int = 500  # also once when the engine opens its store
+
+
 class Recurring(_S):
     days: list[str] = []  # mon..sun; empty = every day
     start: str = "00:00"
@@ -163,6 +171,7 @@ class Policy(_S):
     clears: list[ClearRule] = []
     attribute_clears: AttributeClears = msgspec.field(default_factory=AttributeClears)
     root_cause: RootCause = msgspec.field(default_factory=RootCause)
+    retention: Retention = msgspec.field(default_factory=Retention)
     maintenance: list[MaintenanceWindow] = []
     queues: dict[str, Queue] = msgspec.field(default_factory=lambda: {"default": Queue()})
     routing: Route = msgspec.field(default_factory=lambda: Route(queue="default"))

@@ -2,13 +2,11 @@
 
 `Classifier.classify(event)` returns a `Classified` (severity and category after
 the fault-code table and rules, whether it is a clear and of which fault, and
-the fault's identity key), or None when a rule drops the event.  Results that
-depend only on fault code, node, tier, severity and source are memoised, so a
-storm of one alarm type costs a dict lookup per event.
-
-`Router.route(subject)` walks the routing tree: children are tried in order,
-the first match is descended into and ends the search unless it says
-``continue: true``; a node whose children all miss is itself a target.
+the fault's identity key), or None when a rule drops the event.  When rules and
+clear pairings look only at fault code, node (site, role), tier, severity and
+category, everything but the identity key is decided once per (fault code, node,
+tier, severity) — a `_Plan` — so a storm of one alarm type costs a dict lookup
+and a key read per event.
 """
 
 from __future__ import annotations
@@ -20,8 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from faultd.correlate.matchers import Subject, attribute, compile_match, uses_only
-from faultd.correlate.policy import ClearRule, Policy, Route
-from faultd.correlate.tickets import RouteTarget
+from faultd.correlate.policy import ClearRule, Policy
 from faultd.correlate.topology import Topology
 from faultd.event import FaultEvent
 
@@ -47,6 +44,7 @@ class _Clear:
     clear: Callable[[Subject], bool]
     key_regex: re.Pattern[str] | None
     fault_code_hint: Callable[[str], bool]
+    memoisable: bool  # fault and clear matches look only at fields a plan is keyed on
 
 
 class Classifier:
@@ -61,8 +59,11 @@ class Classifier:
         self._rank_memo: dict[str, int] = {}
         self._rules = [(compile_match(r.match), r) for r in policy.rules]
         self._rules_memoisable = all(uses_only(r.match, _MEMO_FIELDS) for r in policy.rules)
-        self._rule_memo: dict[tuple[str, str, str, int], tuple[bool, int, str]] = {}
         self._clears = [self._compile_clear(c) for c in policy.clears]
+        # per (fault_code, node, tier, severity) plans, when rules only look at those
+        self._plans: dict[tuple[str, str, str, int], _Plan] | None = (
+            {} if self._rules_memoisable else None
+        )
         self._clear_memo: dict[str, list[_Clear]] = {}
         self._attr_clear = policy.attribute_clears
 
@@ -84,6 +85,7 @@ class Classifier:
             compile_match(rule.clear),
             re.compile(rule.key_regex) if rule.key_regex else None,
             hint,
+            uses_only(rule.fault, _MEMO_FIELDS) and uses_only(rule.clear, _MEMO_FIELDS),
         )
 
     def _code_info(self, fault_code: str) -> tuple[int | None, str, str]:
@@ -139,29 +141,60 @@ class Classifier:
 
     def classify(self, ev: FaultEvent) -> Classified | None:
         """Classify one event; None means a rule dropped it."""
+        plans = self._plans
+        if plans is None:
+            return self._classify(ev)
+        pkey = (ev.fault_code, ev.node_id, ev.tier, ev.severity)
+        plan = plans.get(pkey)
+        if plan is None:
+            plan = self._plan(ev)
+            if len(plans) < _MEMO_LIMIT:
+                plans[pkey] = plan
+        return plan.classify(ev)
+
+    def _rules_for(self, ev: FaultEvent) -> tuple[bool, int, str, str]:
+        """drop?, severity, category, description after the fault-code table and rules."""
         sev_override, category, description = self._code_info(ev.fault_code)
         severity = sev_override if sev_override is not None else ev.severity
         if self._rules:
-            if self._rules_memoisable:
-                mkey = (ev.fault_code, ev.node_id, ev.tier, severity)
-                res = self._rule_memo.get(mkey)
-                if res is None:
-                    res = self._apply_rules(self.subject(ev, severity, category))
-                    if len(self._rule_memo) < _MEMO_LIMIT:
-                        self._rule_memo[mkey] = res
-            else:
-                res = self._apply_rules(self.subject(ev, severity, category))
-            if res[0]:
-                return None
-            severity, category = res[1], res[2]
-        return self._pair(ev, severity, category, description)
+            drop, severity, category = self._apply_rules(self.subject(ev, severity, category))
+            if drop:
+                return True, severity, category, description
+        return False, severity, category, description
+
+    def _classify(self, ev: FaultEvent) -> Classified | None:
+        drop, severity, category, description = self._rules_for(ev)
+        return None if drop else self._pair(ev, severity, category, description)
+
+    def _candidates(self, fault_code: str) -> list[_Clear]:
+        candidates = self._clear_memo.get(fault_code)
+        if candidates is None:
+            candidates = [c for c in self._clears if c.fault_code_hint(fault_code)]
+            if len(self._clear_memo) < _MEMO_LIMIT:
+                self._clear_memo[fault_code] = candidates
+        return candidates
+
+    def _plan(self, ev: FaultEvent) -> _Plan:
+        drop, severity, category, description = self._rules_for(ev)
+        plan = _Plan(self, severity, category, description, drop)
+        candidates = self._candidates(ev.fault_code)
+        if drop or not candidates:
+            return plan
+        if not all(c.memoisable for c in candidates):
+            plan.per_event = True
+            return plan
+        s = self.subject(ev, severity, category)
+        for c in candidates:
+            if c.clear(s):
+                plan.rule, plan.clears = c, _cleared_code(c, ev)
+                break
+            if c.fault(s):
+                plan.rule = c
+                break
+        return plan
 
     def _pair(self, ev: FaultEvent, severity: int, category: str, desc: str) -> Classified:
-        candidates = self._clear_memo.get(ev.fault_code)
-        if candidates is None:
-            candidates = [c for c in self._clears if c.fault_code_hint(ev.fault_code)]
-            if len(self._clear_memo) < _MEMO_LIMIT:
-                self._clear_memo[ev.fault_code] = candidates
+        candidates = self._candidates(ev.fault_code)
         if candidates:
             s = self.subject(ev, severity, category)
             for c in candidates:
@@ -175,6 +208,62 @@ class Classifier:
         if cleared:
             return Classified(severity, category, desc, str(cleared), key)
         return Classified(severity, category, desc, None, key)
+
+
+class _Plan:
+    """What classification decided for one (fault code, node, tier, severity): only the
+    identity key (and, for attribute clears, the cleared code) is left to read per event.
+    The resulting `Classified` values are shared per key."""
+
+    __slots__ = (
+        "category",
+        "classifier",
+        "clears",
+        "description",
+        "drop",
+        "memo",
+        "per_event",
+        "rule",
+        "severity",
+    )
+
+    def __init__(
+        self, classifier: Classifier, severity: int, category: str, description: str, drop: bool
+    ) -> None:
+        self.classifier = classifier
+        self.severity = severity
+        self.category = category
+        self.description = description
+        self.drop = drop
+        self.per_event = False  # a clear rule looks at message/attributes: pair per event
+        self.rule: _Clear | None = None  # the clear rule that matched (as fault or clear)
+        self.clears: str | None = None  # the fault code cleared, when the rule matched as clear
+        self.memo: dict[tuple[str, str | None], Classified] = {}
+
+    def classify(self, ev: FaultEvent) -> Classified | None:
+        if self.drop:
+            return None
+        if self.per_event:
+            return self.classifier._pair(ev, self.severity, self.category, self.description)
+        rule = self.rule
+        if rule is not None:
+            key, clears = _key(rule, ev), self.clears
+        else:
+            attrs = ev.attributes
+            if attrs:
+                ac = self.classifier._attr_clear
+                key = _attr_key(attrs, ac.key_attributes)
+                cleared = attrs.get(ac.attribute)
+                clears = str(cleared) if cleared else None
+            else:
+                key, clears = "", None
+        mkey = (key, clears)
+        c = self.memo.get(mkey)
+        if c is None:
+            c = Classified(self.severity, self.category, self.description, clears, key)
+            if len(self.memo) < 4096:
+                self.memo[mkey] = c
+        return c
 
 
 def _cleared_code(c: _Clear, ev: FaultEvent) -> str:
@@ -200,63 +289,3 @@ def _key(c: _Clear, ev: FaultEvent) -> str:
             return m.groupdict().get("key") or m.group(0)
         return ""
     return _attr_key(ev.attributes, c.rule.key_attributes)
-
-
-class Router:
-    """The compiled routing tree of a policy."""
-
-    def __init__(self, policy: Policy) -> None:
-        self._queues = policy.queues
-        self._root = policy.routing
-        self._compiled: dict[int, Callable[[Subject], bool]] = {}
-        self._compile(self._root)
-
-    def _compile(self, route: Route) -> None:
-        self._compiled[id(route)] = compile_match(route.match)
-        for child in route.routes:
-            self._compile(child)
-
-    def route(self, s: Subject) -> list[RouteTarget]:
-        """Targets for a subject (a ticket's root), primary first, never empty."""
-        out: list[RouteTarget] = []
-        root = self._root
-        self._walk(root, s, root.queue or "default", root.priority, root.group, out)
-        seen: set[str] = set()
-        return [t for t in out if not (t.queue in seen or seen.add(t.queue))]  # type: ignore[func-returns-value]
-
-    def _walk(
-        self,
-        route: Route,
-        s: Subject,
-        queue: str,
-        priority: int | None,
-        group: str | None,
-        out: list[RouteTarget],
-    ) -> None:
-        matched_child = False
-        for child in route.routes:
-            if not self._compiled[id(child)](s):
-                continue
-            matched_child = True
-            q = child.queue or queue
-            p = child.priority if child.priority is not None else priority
-            g = child.group if child.group is not None else group
-            if child.queue is not None and child.priority is None:
-                p = None  # a new queue brings its own default priority
-            if child.queue is not None and child.group is None:
-                g = None
-            self._walk(child, s, q, p, g, out)
-            if not child.continue_:
-                break
-        if not matched_child:
-            spec = self._queues.get(queue)
-            if spec is None:
-                return
-            out.append(
-                RouteTarget(
-                    queue=queue,
-                    priority=priority if priority is not None else spec.priority,
-                    group=group if group is not None else spec.group,
-                    webhook=spec.webhook,
-                )
-            )

@@ -3,6 +3,11 @@
 A `Ticket` groups faults: its root cause, further faults on the root node, and
 symptoms on nodes depending on it.  Conversions to `TicketView` (the payload),
 to store rows and back live here so the engine only decides, never formats.
+
+Payload building is incremental: a fault keeps its `FaultView` until it changes
+(the engine calls `Fault.changed`), a ticket keeps its fid-ordered symptom list
+and sorted service list until a fault or service is added.  Views are shared
+between successive payloads, so treat emitted payloads as read-only.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class Fault:
     """One fault instance (a node + fault code + identity) inside a ticket."""
 
     __slots__ = (
+        "cached",
         "cleared",
         "event_id",
         "fid",
@@ -61,8 +67,16 @@ class Fault:
         self.cleared = False
         self.message = message
         self.event_id = event_id
+        self.cached: FaultView | None = None
 
     def view(self) -> FaultView:
+        """The fault's view, built once per change (see `changed`)."""
+        v = self.cached
+        if v is None:
+            v = self.cached = self._build_view()
+        return v
+
+    def _build_view(self) -> FaultView:
         return FaultView(
             node=self.key[0],
             fault_code=self.key[1],
@@ -77,10 +91,11 @@ class Fault:
         )
 
     def row(self) -> FaultRow:
-        t = self.ticket
+        """The store row; also forgets the cached view (rows are taken once per change)."""
+        self.cached = None
         return (
             self.fid,
-            t.ticket_id,
+            self.ticket.tno,
             self.key[0],
             self.key[1],
             self.key[2],
@@ -118,6 +133,7 @@ class Ticket:
 
     __slots__ = (
         "attributes",
+        "base_severity",
         "category",
         "downgrade_by",
         "emitted",
@@ -130,23 +146,28 @@ class Ticket:
         "role",
         "root",
         "root_uncleared",
+        "routed",
         "routing",
         "services",
+        "services_sorted",
         "severity",
         "site",
         "source",
         "state",
+        "symptoms",
         "ticket_id",
         "tier",
         "title",
+        "tno",
         "uncleared",
         "updated_at",
         "version",
         "window",
     )
 
-    def __init__(self, ticket_id: str, now: float) -> None:
+    def __init__(self, ticket_id: str, now: float, tno: int = 0) -> None:
         self.ticket_id = ticket_id
+        self.tno = tno  # the root fault's fid: the store's key
         self.state: TicketState = "open"
         self.version = 0
         self.opened_at = now
@@ -157,6 +178,7 @@ class Ticket:
         self.uncleared = 0
         self.root_uncleared = 0
         self.severity = 4
+        self.base_severity = 4  # min severity over all faults, kept as faults change
         self.category = ""
         self.title = ""
         self.tier = ""
@@ -165,6 +187,7 @@ class Ticket:
         self.source = ""
         self.attributes: dict[str, Any] = {}
         self.routing: list[RouteTarget] = []
+        self.routed = -1  # policy generation the routing was computed under (-1: never)
         self.maintenance = "none"
         self.window: str | None = None
         self.downgrade_by = 0
@@ -172,6 +195,8 @@ class Ticket:
         self.merged_into: Ticket | None = None
         self.last_activity = 0.0
         self.services: set[str] = set()
+        self.services_sorted: list[str] | None = None
+        self.symptoms: list[Fault] | None = None  # fid order, root excluded; None: stale
 
     def live(self) -> Ticket:
         """The ticket this one was merged into (transitively), or itself."""
@@ -180,16 +205,40 @@ class Ticket:
             t = t.merged_into
         return t
 
-    def effective_severity(self) -> int:
-        base = min((f.severity for f in self.faults.values()), default=4)
-        return min(4, base + self.downgrade_by)
+    def retire(self) -> None:
+        """Forget the faults of a finished (resolved or merged) ticket once it is emitted and
+        stored.  Faults point at their ticket; dropping the way back breaks the cycles, so
+        the ticket and its faults are freed by reference counting rather than by full
+        cyclic-GC passes over the whole engine state.  Only `state`, `merged_into` and the
+        ids remain meaningful."""
+        self.faults = {}
+        self.symptoms = None
+        self.root = None
 
-    def view(self, max_symptoms: int) -> TicketView:
+    def effective_severity(self) -> int:
+        return min(4, self.base_severity + self.downgrade_by)
+
+    def add_services(self, services: frozenset[str] | set[str]) -> None:
+        if not services <= self.services:
+            self.services |= services
+            self.services_sorted = None
+
+    def symptom_views(self, max_symptoms: int) -> list[FaultView]:
+        """The first `max_symptoms` symptoms' views, in fid order."""
+        syms = self.symptoms
+        if syms is None:
+            root = self.root
+            syms = [f for f in self.faults.values() if f is not root]
+            syms.sort(key=_fid)
+            self.symptoms = syms
+        return [f.view() for f in syms[:max_symptoms]]
+
+    def view(self, symptoms: list[FaultView]) -> TicketView:
         root = self.root
         assert root is not None
-        others = [f for f in self.faults.values() if f is not root]
-        others.sort(key=_fid)
-        symptoms = [f.view() for f in others[:max_symptoms]]
+        services = self.services_sorted
+        if services is None:
+            services = self.services_sorted = sorted(self.services)
         return TicketView(
             ticket_id=self.ticket_id,
             state=self.state,
@@ -204,16 +253,22 @@ class Ticket:
             root_site=self.site,
             symptom_count=len(self.faults) - 1,
             symptoms=symptoms,
-            impacted_services=sorted(self.services),
+            impacted_services=services,
             routing=list(self.routing),
             maintenance=MaintenanceState(state=self.maintenance, window=self.window),  # type: ignore[arg-type]
             merged_into=self.merged_into.ticket_id if self.merged_into else None,
             tier=self.tier,
         )
 
-    def row(self, view: TicketView) -> TicketRow:
+    def row(self, view: TicketView | None) -> TicketRow:
         """The store row; the view is stored without its symptom list (the fault rows are)."""
         assert self.root is not None
+        if view is None:
+            blob = _encode(self.view([]))
+        else:
+            listed, view.symptoms = view.symptoms, []
+            blob = _encode(view)
+            view.symptoms = listed
         internal = Internal(
             root_fid=self.root.fid,
             emitted=self.emitted,
@@ -224,22 +279,22 @@ class Ticket:
             role=self.role,
         )
         return (
+            self.tno,
             self.ticket_id,
             self.state,
             int(self.maintenance == "suppressed"),
             self.opened_at,
             self.updated_at,
-            _encode(msgspec.structs.replace(view, symptoms=[])),
+            blob,
             _encode(internal),
-            self.root.fid,
         )
 
 
 def restore(row: TicketRow, fault_rows: list[FaultRow]) -> Ticket:
     """Rebuild an open ticket from its store rows."""
-    view = msgspec.json.decode(row[5], type=TicketView)
-    internal = msgspec.json.decode(row[6], type=Internal)
-    t = Ticket(view.ticket_id, view.opened_at)
+    view = msgspec.json.decode(row[6], type=TicketView)
+    internal = msgspec.json.decode(row[7], type=Internal)
+    t = Ticket(view.ticket_id, view.opened_at, row[0])
     t.version = view.version
     t.updated_at = view.updated_at
     t.severity = view.severity
@@ -266,6 +321,7 @@ def restore(row: TicketRow, fault_rows: list[FaultRow]) -> Ticket:
             t.root = f
     if t.root is None:  # defensive: a ticket without its root row becomes rootless-safe
         t.root = next(iter(t.faults.values()))
+    t.base_severity = min(f.severity for f in t.faults.values())
     root_node = t.root.key[0]
     t.uncleared = sum(1 for f in t.faults.values() if not f.cleared)
     t.root_uncleared = sum(1 for f in t.faults.values() if not f.cleared and f.key[0] == root_node)

@@ -6,6 +6,12 @@ lets readers see the last committed batch while the writer works.  Everything a
 batch changed is written in one transaction together with the batch id, so a
 crash either keeps the whole batch (and its id: a retry is acknowledged
 without re-applying) or none of it.
+
+Layout (``PRAGMA user_version`` 2): a ticket row is keyed by its number ``tno``
+(the fid of its root fault: unique, and increasing in opening order), so fault
+rows point at it with an integer and the faults index grows at its end.  Rows
+are upserted: a repeat of a fault rewrites only its mutable columns.  Version 1
+databases (text ticket keys) are migrated in place on open.
 """
 
 from __future__ import annotations
@@ -17,29 +23,58 @@ from typing import Any
 
 from faultd.correlate.tickets import FaultView, TicketView, decode_view
 
+VERSION = 2
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets(
-    ticket_id TEXT PRIMARY KEY, state TEXT NOT NULL, suppressed INTEGER NOT NULL,
-    opened_at REAL NOT NULL, updated_at REAL NOT NULL, view BLOB NOT NULL, internal BLOB NOT NULL,
-    root_fid INTEGER NOT NULL);
+    tno INTEGER PRIMARY KEY, ticket_id TEXT NOT NULL UNIQUE, state TEXT NOT NULL,
+    suppressed INTEGER NOT NULL, opened_at REAL NOT NULL, updated_at REAL NOT NULL,
+    view BLOB NOT NULL, internal BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS tickets_state ON tickets(state, opened_at);
 CREATE TABLE IF NOT EXISTS faults(
-    fid INTEGER PRIMARY KEY, ticket_id TEXT NOT NULL, node TEXT NOT NULL, fault_code TEXT NOT NULL,
+    fid INTEGER PRIMARY KEY, tno INTEGER NOT NULL, node TEXT NOT NULL, fault_code TEXT NOT NULL,
     key TEXT NOT NULL, severity INTEGER NOT NULL, first_seen REAL NOT NULL, last_seen REAL NOT NULL,
     occurrences INTEGER NOT NULL, cleared INTEGER NOT NULL, message TEXT NOT NULL,
     event_id TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS faults_ticket ON faults(ticket_id);
+CREATE INDEX IF NOT EXISTS faults_tno ON faults(tno);
 CREATE TABLE IF NOT EXISTS batches(batch_id TEXT PRIMARY KEY, seen_at REAL NOT NULL,
     summary BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS batches_seen ON batches(seen_at);
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
 """
 
-TicketRow = tuple[str, str, int, float, float, bytes, bytes, int]
-"""ticket_id, state, suppressed, opened_at, updated_at, view JSON (symptoms not listed: they
-are the ticket's fault rows), internal JSON, root fault id"""
-FaultRow = tuple[int, str, str, str, str, int, float, float, int, int, str, str]
-"""fid, ticket_id, node, fault_code, key, severity, first_seen, last_seen, occurrences,
+_MIGRATE_V1 = """
+DROP INDEX IF EXISTS tickets_state;
+DROP INDEX IF EXISTS faults_ticket;
+ALTER TABLE tickets RENAME TO tickets_v1;
+ALTER TABLE faults RENAME TO faults_v1;
+"""
+_COPY_V1 = """
+INSERT INTO tickets SELECT root_fid, ticket_id, state, suppressed, opened_at, updated_at, view,
+    internal FROM tickets_v1;
+INSERT INTO faults SELECT f.fid, t.root_fid, f.node, f.fault_code, f.key, f.severity,
+    f.first_seen, f.last_seen, f.occurrences, f.cleared, f.message, f.event_id
+    FROM faults_v1 f JOIN tickets_v1 t ON t.ticket_id = f.ticket_id;
+DROP TABLE tickets_v1;
+DROP TABLE faults_v1;
+"""
+
+_UPSERT_TICKET = (
+    "INSERT INTO tickets VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(tno) DO UPDATE SET"
+    " state=excluded.state, suppressed=excluded.suppressed, updated_at=excluded.updated_at,"
+    " view=excluded.view, internal=excluded.internal"
+)
+_UPSERT_FAULT = (
+    "INSERT INTO faults VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(fid) DO UPDATE SET"
+    " tno=excluded.tno, severity=excluded.severity, last_seen=excluded.last_seen,"
+    " occurrences=excluded.occurrences, cleared=excluded.cleared"
+)
+
+TicketRow = tuple[int, str, str, int, float, float, bytes, bytes]
+"""tno (root fault id), ticket_id, state, suppressed, opened_at, updated_at, view JSON
+(symptoms not listed: they are the ticket's fault rows), internal JSON"""
+FaultRow = tuple[int, int, str, str, str, int, float, float, int, int, str, str]
+"""fid, tno, node, fault_code, key, severity, first_seen, last_seen, occurrences,
 cleared, message, event_id"""
 
 
@@ -51,16 +86,46 @@ def db_path(state_directory: Path) -> Path:
 class TicketStore:
     """The single writer."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, cache_mib: int = 32) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # durable at each checkpoint, atomic per batch: a power cut may lose the last
+        # batches (their senders retry them), never half of one
         self._db.execute("PRAGMA synchronous=NORMAL")
         # checkpoint (and fsync) every ~64 MiB of WAL rather than every 4 MiB
         self._db.execute("PRAGMA wal_autocheckpoint=16384")
         self._db.execute("PRAGMA journal_size_limit=67108864")
-        self._db.executescript(SCHEMA)
+        # the hot part of the ticket/fault trees stays in memory between batches
+        self._db.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        db = self._db
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version == VERSION:
+            db.executescript(SCHEMA)
+            return
+        old = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'tickets'").fetchone()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if old and version < VERSION:
+                for stmt in _MIGRATE_V1.split(";"):
+                    if stmt.strip():
+                        db.execute(stmt)
+            for stmt in SCHEMA.split(";"):
+                if stmt.strip():
+                    db.execute(stmt)
+            if old and version < VERSION:
+                for stmt in _COPY_V1.split(";"):
+                    if stmt.strip():
+                        db.execute(stmt)
+            db.execute(f"PRAGMA user_version={VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def batch_summary(self, batch_id: str) -> bytes | None:
         """The stored summary of a batch seen before, else None."""
@@ -83,11 +148,9 @@ class TicketStore:
         db.execute("BEGIN")
         try:
             if tickets:
-                db.executemany("INSERT OR REPLACE INTO tickets VALUES (?,?,?,?,?,?,?,?)", tickets)
+                db.executemany(_UPSERT_TICKET, tickets)
             if faults:
-                db.executemany(
-                    "INSERT OR REPLACE INTO faults VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", faults
-                )
+                db.executemany(_UPSERT_FAULT, faults)
             if meta:
                 db.executemany("INSERT OR REPLACE INTO meta VALUES (?,?)", meta.items())
             db.execute(
@@ -103,21 +166,42 @@ class TicketStore:
         cur = self._db.execute("DELETE FROM batches WHERE seen_at < ?", (older_than,))
         return cur.rowcount
 
+    def prune_tickets(self, older_than: float) -> int:
+        """Delete resolved and merged tickets last updated before `older_than` (epoch s),
+        with their fault rows, in one transaction; returns how many tickets."""
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS prune(tno INTEGER PRIMARY KEY)")
+            db.execute("DELETE FROM temp.prune")
+            db.execute(
+                "INSERT INTO temp.prune SELECT tno FROM tickets"
+                " WHERE state != 'open' AND updated_at < ?",
+                (older_than,),
+            )
+            db.execute("DELETE FROM faults WHERE tno IN (SELECT tno FROM temp.prune)")
+            n = db.execute("DELETE FROM tickets WHERE tno IN (SELECT tno FROM temp.prune)").rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return n
+
     def meta(self) -> dict[str, str]:
         return dict(self._db.execute("SELECT k, v FROM meta").fetchall())
 
     def load_open(self) -> list[tuple[TicketRow, list[FaultRow]]]:
         """Open tickets with their faults, oldest first."""
         tickets: list[TicketRow] = [
-            (r[0], r[1], r[2], r[3], r[4], bytes(r[5]), bytes(r[6]), r[7])
+            (r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), bytes(r[7]))
             for r in self._db.execute(
-                "SELECT * FROM tickets WHERE state = 'open' ORDER BY opened_at, ticket_id"
+                "SELECT * FROM tickets WHERE state = 'open' ORDER BY opened_at, tno"
             )
         ]
         out = []
         for t in tickets:
             rows: list[FaultRow] = self._db.execute(
-                "SELECT * FROM faults WHERE ticket_id = ? ORDER BY fid", (t[0],)
+                "SELECT * FROM faults WHERE tno = ? ORDER BY fid", (t[0],)
             ).fetchall()
             out.append((t, rows))
         return out
@@ -148,7 +232,7 @@ class TicketReader:
             args.append(state)
         if not include_suppressed:
             where.append("suppressed = 0")
-        sql = "SELECT view, root_fid FROM tickets"
+        sql = "SELECT view, tno FROM tickets"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY opened_at DESC, ticket_id LIMIT 5000"
@@ -157,18 +241,18 @@ class TicketReader:
 
     def ticket(self, ticket_id: str, max_symptoms: int = 500) -> TicketView | None:
         row = self._db.execute(
-            "SELECT view, root_fid FROM tickets WHERE ticket_id = ?", (ticket_id,)
+            "SELECT view, tno FROM tickets WHERE ticket_id = ?", (ticket_id,)
         ).fetchone()
         return self._complete(bytes(row[0]), row[1], max_symptoms) if row else None
 
-    def _complete(self, view_json: bytes, root_fid: int, max_symptoms: int) -> TicketView:
+    def _complete(self, view_json: bytes, tno: int, max_symptoms: int) -> TicketView:
         view = decode_view(view_json)
         if view.state == "merged" or not view.symptom_count:
             return view
         rows = self._db.execute(
             "SELECT node, fault_code, key, severity, first_seen, last_seen, occurrences, cleared,"
-            " message, event_id FROM faults WHERE ticket_id = ? AND fid != ? ORDER BY fid LIMIT ?",
-            (view.ticket_id, root_fid, max_symptoms),
+            " message, event_id FROM faults WHERE tno = ? AND fid != ? ORDER BY fid LIMIT ?",
+            (tno, tno, max_symptoms),
         ).fetchall()
         view.symptoms = [
             FaultView(

@@ -1,5 +1,9 @@
 """Ticket wire types and the embedded ticket log.
 
+The wire types are ``gc=False`` msgspec structs: they hold only scalars, lists
+and other such structs, never form reference cycles, and so need no cyclic-GC
+tracking (the engine builds many of them per batch).
+
 `TicketView` is the ticket payload (what the NOC view, the store and webhooks
 see); `TicketChange` (schema ``faultd.ticket_change/v1``) is one emitted change
 (open / update / resolve / merge).  `TicketLog` appends changes as JSON lines
@@ -22,7 +26,7 @@ TicketState = Literal["open", "resolved", "merged"]
 ChangeAction = Literal["open", "update", "resolve", "merge"]
 
 
-class RouteTarget(msgspec.Struct, frozen=True, kw_only=True):
+class RouteTarget(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Where a ticket goes: queue, priority (1 = most urgent), assignment group, webhook."""
 
     queue: str
@@ -31,7 +35,7 @@ class RouteTarget(msgspec.Struct, frozen=True, kw_only=True):
     webhook: str | None = None
 
 
-class FaultView(msgspec.Struct, kw_only=True):
+class FaultView(msgspec.Struct, kw_only=True, gc=False):
     """One fault in a ticket (its root cause or a symptom)."""
 
     node: str
@@ -46,14 +50,14 @@ class FaultView(msgspec.Struct, kw_only=True):
     event_id: str = ""
 
 
-class MaintenanceState(msgspec.Struct, kw_only=True):
+class MaintenanceState(msgspec.Struct, kw_only=True, gc=False):
     """Maintenance state of a ticket: none, suppressed, downgraded, or ended (was suppressed)."""
 
     state: Literal["none", "suppressed", "downgraded", "ended"] = "none"
     window: str | None = None
 
 
-class TicketView(msgspec.Struct, kw_only=True):
+class TicketView(msgspec.Struct, kw_only=True, gc=False):
     """The ticket payload."""
 
     ticket_id: str
@@ -76,7 +80,7 @@ class TicketView(msgspec.Struct, kw_only=True):
     tier: str = ""
 
 
-class TicketChange(msgspec.Struct, kw_only=True):
+class TicketChange(msgspec.Struct, kw_only=True, gc=False):
     """One change to a ticket, emitted once per ticket per evaluated batch.
 
     `reasons` says why (``new_symptoms``, ``severity_escalation``, ``occurrence``,

@@ -1,0 +1,135 @@
+"""End of a batch: coalesced ticket changes, payloads and store rows.
+
+The engine marks what a batch touched (tickets with the reasons, faults); this
+module turns that into at most one `TicketChange` per action per ticket, the
+payloads they carry, the rows to write, and the batch's `EvaluationResult`
+counts.  Payloads are built only for tickets that emit something: a ticket
+opened and merged within one batch (a child reporting before its parent) was
+never seen outside and is neither emitted nor stored.  Routing is computed here,
+once per ticket per batch at most, and only when the severity or the policy
+changed since the last time (`Router.route_ticket` memoises it besides).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import msgspec
+
+from faultd.correlate.routing import Router
+from faultd.correlate.state import Fault, Ticket
+from faultd.correlate.store import FaultRow, TicketRow
+from faultd.correlate.tickets import ChangeAction, FaultView, TicketChange, TicketView
+
+
+class EvaluationResult(msgspec.Struct, kw_only=True):
+    """What evaluating one batch did; `changes` are to be delivered downstream."""
+
+    batch_id: str
+    duplicate: bool = False
+    events: int = 0
+    dropped: int = 0
+    clears: int = 0
+    unmatched_clears: int = 0
+    opened: int = 0
+    updated: int = 0
+    resolved: int = 0
+    merged: int = 0
+    open_tickets: int = 0
+    changes: list[TicketChange] = []
+
+    def summary(self) -> dict[str, object]:
+        """The small JSON-able summary (everything but the changes)."""
+        out = msgspec.structs.asdict(self)
+        out["changes"] = len(self.changes)
+        return out
+
+
+def _actions(t: Ticket, reasons: set[str]) -> list[ChangeAction]:
+    if t.state == "merged":
+        return ["merge"] if t.emitted else []
+    if t.maintenance == "suppressed":
+        return []
+    emit: list[ChangeAction] = []
+    if not t.emitted:
+        emit.append("open")
+    elif t.state == "open":
+        emit.append("update")
+    if t.state == "resolved":
+        emit.append("resolve")
+    return emit
+
+
+def close_batch(
+    dirty: dict[Ticket, set[str]],
+    dirty_faults: Iterable[Fault],
+    res: EvaluationResult,
+    *,
+    now: float,
+    router: Router,
+    generation: int,
+    max_listed: int,
+    want_rows: bool,
+) -> tuple[list[TicketRow], list[FaultRow]]:
+    """Fill `res.changes` and counts from what the batch touched; return the store rows
+    (empty when `want_rows` is false)."""
+    fault_rows: list[FaultRow] = []
+    if want_rows:
+        for f in dirty_faults:
+            f.cached = None
+            fault_rows.append(f.row())
+    else:
+        for f in dirty_faults:
+            f.cached = None
+    batch_id = res.batch_id
+    changes = res.changes = []
+    ticket_rows: list[TicketRow] = []
+    for t, reasons in dirty.items():
+        opened = "opened" in reasons
+        if t.state == "merged":
+            if not t.emitted and opened:
+                t.retire()
+                continue  # ephemeral: never seen outside, not stored
+        else:
+            sev = t.effective_severity()
+            if sev != t.severity:
+                if sev < t.severity and not opened:
+                    reasons.add("severity_escalation")
+                t.severity = sev
+                t.routed = -1
+            if t.routed != generation:
+                t.routing = router.route_ticket(t)
+                t.routed = generation
+            if not opened:
+                t.updated_at = now
+            if t.state == "resolved":
+                res.resolved += 1
+            elif t.state == "open" and not opened:
+                res.updated += 1
+        view: TicketView | None = None
+        actions = _actions(t, reasons)
+        if actions:
+            listed: list[FaultView] = t.symptom_views(max_listed)
+            why = sorted(reasons)
+            for action in actions:
+                t.version += 1
+                t.emitted = True
+                view = t.view(listed)
+                changes.append(
+                    TicketChange(
+                        change_id=f"{t.ticket_id}:{t.version}",
+                        action=action,
+                        ticket_id=t.ticket_id,
+                        version=t.version,
+                        at=now,
+                        reasons=why,
+                        batch_id=batch_id,
+                        routing=list(t.routing),
+                        ticket=view,
+                    )
+                )
+        if want_rows:
+            ticket_rows.append(t.row(view))
+        if t.state != "open":
+            t.retire()
+    return ticket_rows, fault_rows
