@@ -14,6 +14,10 @@ serial and deterministic and the SQLite store has one writer.
 
 Readers (the NOC view) do not go through the worker: they read the store's
 committed state with a `TicketReader`.
+
+`reload(policy_path)` validates the new policy in the caller (a bad one raises
+`PolicyError` and the running policy stays), then swaps it into the engine
+between two batches; open tickets are kept (see `CorrelationEngine.reload`).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Literal
 import msgspec
 
 from faultd.correlate.engine import CorrelationEngine, EvaluationResult
-from faultd.correlate.policy import load_policy
+from faultd.correlate.policy import Policy, load_policy
 from faultd.correlate.store import TicketReader, db_path
 from faultd.event import Batch, decode_batch, encode_batch
 
@@ -52,6 +56,11 @@ def _init_worker(policy_path: str, state_directory: str, clock: Callable[[], flo
 def _evaluate_in_worker(data: bytes) -> bytes:
     assert _engine is not None, "worker not initialised"
     return _result_encoder.encode(_engine.evaluate(decode_batch(data)))
+
+
+def _reload_in_worker(policy: Policy) -> None:
+    assert _engine is not None, "worker not initialised"
+    _engine.reload(policy)
 
 
 def _ping() -> bool:
@@ -119,6 +128,20 @@ class AsyncCorrelator:
                 self._executor, _evaluate_in_worker, encode_batch(batch)
             )
         return _result_decoder.decode(data)
+
+    async def reload(self, policy_path: Path) -> None:
+        """Validate `policy_path` and swap it in between batches; raises PolicyError (or
+        OSError) with the running policy left in place.  Later restarts use the new path."""
+        policy = await asyncio.to_thread(load_policy, policy_path)
+        if self._executor is None:
+            raise RuntimeError("AsyncCorrelator not started")
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            if self._engine is not None:
+                await loop.run_in_executor(self._executor, self._engine.reload, policy)
+            else:
+                await loop.run_in_executor(self._executor, _reload_in_worker, policy)
+            self.policy_path = policy_path
 
     async def close(self) -> None:
         """Stop the worker (after the batch in progress) and close the store."""
