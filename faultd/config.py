@@ -238,6 +238,10 @@ class DispatchConfig(_Section):
             parts = urlsplit(self.endpoint)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(f"endpoint: {self.endpoint!r} is not an http(s) URL")
+            try:
+                parts.port  # noqa: B018 - raises ValueError when out of range
+            except ValueError:
+                raise ValueError(f"endpoint: {self.endpoint!r} has an invalid port") from None
 
 
 class SpillConfig(_Section):

@@ -48,6 +48,7 @@ def test_empty_file_means_all_defaults() -> None:
      "snmp.users.noc.priv_protocol"),
     ({"snmp": {"users": [{"name": "noc", "engine_id": "zz"}]}}, "snmp.users.noc.engine_id"),
     ({"dispatch": {"endpoint": "localhost:8080"}}, "dispatch.endpoint"),
+    ({"dispatch": {"endpoint": "http://127.0.0.1:99999/x"}}, "has an invalid port"),
     ({"accumulator": {"overflow": "explode"}}, "accumulator.overflow"),
     ({"accumulator": {"tiers": [{"name": "a", "match": ["*"], "window_seconds": 1,
                                  "max_batch_size": 1}] * 2}}, "duplicate tier name"),

@@ -31,8 +31,9 @@ class QuietLogger:
             return
         suppressed = self._suppressed.pop(key, 0)
         self._last[key] = now
-        if len(self._last) > 10_000:  # bound the key table under hostile input
+        if len(self._last) > 10_000:  # bound the key tables under hostile input
             self._last.clear()
+            self._suppressed.clear()
         if suppressed:
             msg = f"{msg} (suppressed {suppressed} similar in the last {self.interval:g}s)"
         self.logger.log(level, msg, *args, **kwargs)

@@ -104,3 +104,15 @@ async def test_json_log_format_from_a_real_process(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in lines]
     assert any(r["logger"] == "faultd" and "ready" in r["msg"] for r in rows)
     assert all({"ts", "level", "logger", "msg"} <= r.keys() for r in rows)
+
+
+def test_quiet_logger_tables_stay_bounded_under_many_keys() -> None:
+    import logging
+
+    from faultd.observe.quietlog import QuietLogger
+
+    quiet = QuietLogger(logging.getLogger("test.quiet.bound"), interval=60, now=lambda: 0.0)
+    for i in range(25_000):  # a spoofing flood: every sender its own key, twice
+        quiet.warning(f"k{i}", "x")
+        quiet.warning(f"k{i}", "x")
+    assert len(quiet._last) <= 10_001 and len(quiet._suppressed) <= 10_001
