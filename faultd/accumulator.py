@@ -14,7 +14,8 @@ into the first (its `duplicates` rises).  Pending events are bounded per
 severity across all windows; when a bound is hit the overflow policy decides:
 `spill` hands the event to the overflow sink, `drop_newest` refuses it,
 `drop_oldest` evicts the oldest pending event of that severity.  Every loss is
-counted by reason.
+counted by reason.  With a journal (faultd.spill.journal) every queued event is
+also journaled, so a crash loses none of them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from faultd.clock import Clock, Timer
 from faultd.config import AccumulatorConfig, TierConfig
 from faultd.event import LANE_CRITICAL, LANE_STANDARD, Batch, FaultEvent, Severity, new_id
 from faultd.observe.metrics import Metrics
+from faultd.spill.journal import IntakeJournal
 from faultd.tiers import TierMatcher
 from faultd.window import AdaptiveWindow
 
@@ -68,8 +70,10 @@ class Accumulator:
         metrics: Metrics,
         collector: str,
         overflow: OverflowFn | None = None,
+        journal: IntakeJournal | None = None,
     ) -> None:
         self._clock = clock
+        self._journal = journal
         self._emit = emit
         self._metrics = metrics
         self._collector = collector
@@ -152,6 +156,8 @@ class Accumulator:
         if event.dedup_key:
             window.by_key[event.dedup_key] = event
         window.queues[severity].append(event)
+        if self._journal is not None:
+            self._journal.record(event)
         window.count += 1
         self._pending[severity] += 1
         self._metrics.depth[severity].inc()
@@ -185,6 +191,8 @@ class Accumulator:
             return False
         window = min(candidates, key=lambda w: w.opened_mono)
         victim = window.queues[severity].popleft()
+        if self._journal is not None:
+            self._journal.drop(victim)
         if victim.dedup_key:
             window.by_key.pop(victim.dedup_key, None)
         window.count -= 1

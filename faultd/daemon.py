@@ -43,6 +43,7 @@ from faultd.observe.tasks import dump_tasks
 from faultd.overflow import OverflowSpiller
 from faultd.sources.syslog import SyslogIngest
 from faultd.sources.udp import DatagramSource, bind_udp, open_datagram_source
+from faultd.spill.journal import IntakeJournal
 from faultd.spill.memory import MemoryMonitor
 from faultd.spill.store import SpillStore
 
@@ -130,13 +131,24 @@ class Daemon:
         self.overflow = OverflowSpiller(
             self.spill.append, clock=self.clock, metrics=self.metrics,
             collector=config.collector_name)
+        # The journal makes queued events crash-safe.  A bus accumulator does not
+        # need it (JetStream redelivers what was not acked).
+        self.journal: IntakeJournal | None = None
+        if config.spill.journal and config.bus.role == "standalone":
+            self.journal = IntakeJournal(
+                config.spill_directory / "journal", clock=self.clock, fsync=config.spill.fsync,
+                on_error=lambda exc: log.error("journal write failed (%s): events flow on, "
+                                               "but a crash now would lose them", exc))
+            self.dispatcher.on_settled = self.journal.settle
         self.accumulator = Accumulator(
             config.accumulator, clock=self.clock, emit=self.dispatcher.submit,
             metrics=self.metrics, collector=config.collector_name,
-            overflow=self.overflow.offer if config.accumulator.overflow == "spill" else None)
+            overflow=self.overflow.offer if config.accumulator.overflow == "spill" else None,
+            journal=self.journal)
         self.intake = Intake(self.accumulator.offer, self.accumulator.has_capacity, self.metrics,
                              config.node_aliases)
         self.dispatcher.start()
+        self._recover_journal()
         if config.bus.role != "standalone":
             from faultd.bus.roles import start_role
 
@@ -168,6 +180,18 @@ class Daemon:
         self.notifier.ready(self._status_line())
         log.info("faultd %s ready: %s", __version__, ", ".join(
             f"{name} on {listen}" for name, (listen, _) in self._udp.items()) or "no listeners")
+
+    def _recover_journal(self) -> None:
+        """Offer again what a previous run had queued but not settled (it crashed)."""
+        if self.journal is None:
+            return
+        events = self.journal.recover()
+        for event in events:
+            self.accumulator.offer(event)
+        self.journal.forget_leftovers()
+        if events:
+            log.warning("journal: recovered %d events queued by a previous run that did not "
+                        "shut down cleanly", len(events))
 
     def _build_snmp(self, config: Config) -> object | None:
         if not config.snmp.listen:
@@ -447,6 +471,8 @@ class Daemon:
         if stats.records_pending:
             log.warning("%d batches (%d events) left in spill for the next start",
                         stats.records_pending, stats.events_pending)
+        if self.journal is not None:
+            self.journal.close()
         self.spill.close()
         for task in self._tasks:
             task.cancel()

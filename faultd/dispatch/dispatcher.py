@@ -194,6 +194,8 @@ class Dispatcher:
             quiet.error(f"spill:{reason}", "cannot spill batch %s (%d events, %s): %s",
                         batch.batch_id, batch.event_count, batch.lane, exc)
             self._metrics.dropped[reason].inc(batch.event_count)
+            if self.on_settled is not None:  # dropped by design and counted: settled
+                self.on_settled(batch, "dropped")
             return False
         self._metrics.spill_records_written.labels(cause).inc()
         self._spill_wakeup.set()
