@@ -129,7 +129,7 @@ def close_batch(
                     )
                 )
         if want_rows:
-            ticket_rows.append(t.row(view))
+            ticket_rows.append(t.row())
         if t.state != "open":
             t.retire()
     return ticket_rows, fault_rows

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
-from faultd.correlate.store import FaultRow, TicketRow
+from faultd.correlate.store import FaultRow, StoredTicket, TicketRow, decode_stored, encode_stored
 from faultd.correlate.tickets import (
     FaultView,
     MaintenanceState,
@@ -111,21 +109,6 @@ class Fault:
 
 def _fid(f: Fault) -> int:
     return f.fid
-
-
-_encode = msgspec.json.Encoder().encode
-
-
-class Internal(msgspec.Struct, kw_only=True):
-    """Ticket fields the payload does not show, persisted for restarts."""
-
-    root_fid: int
-    emitted: bool
-    downgrade_by: int
-    last_activity: float
-    attributes: dict[str, Any]
-    source: str
-    role: str
 
 
 class Ticket:
@@ -260,17 +243,28 @@ class Ticket:
             tier=self.tier,
         )
 
-    def row(self, view: TicketView | None) -> TicketRow:
-        """The store row; the view is stored without its symptom list (the fault rows are)."""
-        assert self.root is not None
-        if view is None:
-            blob = _encode(self.view([]))
-        else:
-            listed, view.symptoms = view.symptoms, []
-            blob = _encode(view)
-            view.symptoms = listed
-        internal = Internal(
-            root_fid=self.root.fid,
+    def row(self) -> TicketRow:
+        """The store row (the faults, root included, are fault rows)."""
+        services = self.services_sorted
+        if services is None:
+            services = self.services_sorted = sorted(self.services)
+        data = StoredTicket(
+            ticket_id=self.ticket_id,
+            state=self.state,
+            version=self.version,
+            severity=self.severity,
+            category=self.category,
+            title=self.title,
+            opened_at=self.opened_at,
+            updated_at=self.updated_at,
+            resolved_at=self.resolved_at,
+            root_site=self.site,
+            symptom_count=len(self.faults) - 1,
+            impacted_services=services,
+            routing=self.routing,
+            maintenance=MaintenanceState(state=self.maintenance, window=self.window),  # type: ignore[arg-type]
+            merged_into=self.merged_into.ticket_id if self.merged_into else None,
+            tier=self.tier,
             emitted=self.emitted,
             downgrade_by=self.downgrade_by,
             last_activity=self.last_activity,
@@ -285,39 +279,38 @@ class Ticket:
             int(self.maintenance == "suppressed"),
             self.opened_at,
             self.updated_at,
-            blob,
-            _encode(internal),
+            encode_stored(data),
         )
 
 
 def restore(row: TicketRow, fault_rows: list[FaultRow]) -> Ticket:
     """Rebuild an open ticket from its store rows."""
-    view = msgspec.json.decode(row[6], type=TicketView)
-    internal = msgspec.json.decode(row[7], type=Internal)
-    t = Ticket(view.ticket_id, view.opened_at, row[0])
-    t.version = view.version
-    t.updated_at = view.updated_at
-    t.severity = view.severity
-    t.category = view.category
-    t.title = view.title
-    t.tier = view.tier
-    t.site = view.root_site
-    t.routing = list(view.routing)
-    t.maintenance = view.maintenance.state
-    t.window = view.maintenance.window
-    t.services = set(view.impacted_services)
-    t.emitted = internal.emitted
-    t.downgrade_by = internal.downgrade_by
-    t.last_activity = internal.last_activity
-    t.attributes = internal.attributes
-    t.source = internal.source
-    t.role = internal.role
+    st = decode_stored(row[6])
+    t = Ticket(st.ticket_id, st.opened_at, row[0])
+    t.version = st.version
+    t.updated_at = st.updated_at
+    t.severity = st.severity
+    t.category = st.category
+    t.title = st.title
+    t.tier = st.tier
+    t.site = st.root_site
+    t.routing = list(st.routing)
+    t.resolved_at = st.resolved_at
+    t.maintenance = st.maintenance.state
+    t.window = st.maintenance.window
+    t.services = set(st.impacted_services)
+    t.emitted = st.emitted
+    t.downgrade_by = st.downgrade_by
+    t.last_activity = st.last_activity
+    t.attributes = st.attributes
+    t.source = st.source
+    t.role = st.role
     for r in fault_rows:
         f = Fault(r[0], (r[2], r[3], r[4]), t, r[5], r[6], r[10], r[11], r[8])
         f.last_seen = r[7]
         f.cleared = bool(r[9])
         t.faults[f.key] = f
-        if f.fid == internal.root_fid:
+        if f.fid == t.tno:
             t.root = f
     if t.root is None:  # defensive: a ticket without its root row becomes rootless-safe
         t.root = next(iter(t.faults.values()))

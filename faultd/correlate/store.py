@@ -9,9 +9,11 @@ without re-applying) or none of it.
 
 Layout (``PRAGMA user_version`` 2): a ticket row is keyed by its number ``tno``
 (the fid of its root fault: unique, and increasing in opening order), so fault
-rows point at it with an integer and the faults index grows at its end.  Rows
-are upserted: a repeat of a fault rewrites only its mutable columns.  Version 1
-databases (text ticket keys) are migrated in place on open.
+rows point at it with an integer and the faults index grows at its end.  The
+ticket itself is one compact msgpack array (`StoredTicket`: the payload's fields
+without its faults, which are fault rows, plus the engine's internal fields).
+Rows are upserted: a repeat of a fault rewrites only its mutable columns.
+Version 1 databases (text ticket keys, JSON views) are migrated in place on open.
 """
 
 from __future__ import annotations
@@ -21,7 +23,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from faultd.correlate.tickets import FaultView, TicketView, decode_view
+import msgspec
+
+from faultd.correlate.tickets import (
+    FaultView,
+    MaintenanceState,
+    RouteTarget,
+    TicketState,
+    TicketView,
+    decode_view,
+)
 
 VERSION = 2
 
@@ -29,7 +40,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets(
     tno INTEGER PRIMARY KEY, ticket_id TEXT NOT NULL UNIQUE, state TEXT NOT NULL,
     suppressed INTEGER NOT NULL, opened_at REAL NOT NULL, updated_at REAL NOT NULL,
-    view BLOB NOT NULL, internal BLOB NOT NULL);
+    data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS tickets_state ON tickets(state, opened_at);
 CREATE TABLE IF NOT EXISTS faults(
     fid INTEGER PRIMARY KEY, tno INTEGER NOT NULL, node TEXT NOT NULL, fault_code TEXT NOT NULL,
@@ -50,8 +61,6 @@ ALTER TABLE tickets RENAME TO tickets_v1;
 ALTER TABLE faults RENAME TO faults_v1;
 """
 _COPY_V1 = """
-INSERT INTO tickets SELECT root_fid, ticket_id, state, suppressed, opened_at, updated_at, view,
-    internal FROM tickets_v1;
 INSERT INTO faults SELECT f.fid, t.root_fid, f.node, f.fault_code, f.key, f.severity,
     f.first_seen, f.last_seen, f.occurrences, f.cleared, f.message, f.event_id
     FROM faults_v1 f JOIN tickets_v1 t ON t.ticket_id = f.ticket_id;
@@ -60,9 +69,9 @@ DROP TABLE faults_v1;
 """
 
 _UPSERT_TICKET = (
-    "INSERT INTO tickets VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(tno) DO UPDATE SET"
+    "INSERT INTO tickets VALUES (?,?,?,?,?,?,?) ON CONFLICT(tno) DO UPDATE SET"
     " state=excluded.state, suppressed=excluded.suppressed, updated_at=excluded.updated_at,"
-    " view=excluded.view, internal=excluded.internal"
+    " data=excluded.data"
 )
 _UPSERT_FAULT = (
     "INSERT INTO faults VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(fid) DO UPDATE SET"
@@ -70,12 +79,107 @@ _UPSERT_FAULT = (
     " occurrences=excluded.occurrences, cleared=excluded.cleared"
 )
 
-TicketRow = tuple[int, str, str, int, float, float, bytes, bytes]
-"""tno (root fault id), ticket_id, state, suppressed, opened_at, updated_at, view JSON
-(symptoms not listed: they are the ticket's fault rows), internal JSON"""
+TicketRow = tuple[int, str, str, int, float, float, bytes]
+"""tno (root fault id), ticket_id, state, suppressed, opened_at, updated_at, StoredTicket"""
 FaultRow = tuple[int, int, str, str, str, int, float, float, int, int, str, str]
 """fid, tno, node, fault_code, key, severity, first_seen, last_seen, occurrences,
 cleared, message, event_id"""
+
+
+class StoredTicket(msgspec.Struct, array_like=True, gc=False):
+    """A ticket row's data: the payload without its faults, plus what the engine needs
+    back after a restart.  Encoded as a msgpack array (no field names)."""
+
+    ticket_id: str
+    state: TicketState
+    version: int
+    severity: int
+    category: str
+    title: str
+    opened_at: float
+    updated_at: float
+    resolved_at: float | None
+    root_site: str
+    symptom_count: int
+    impacted_services: list[str]
+    routing: list[RouteTarget]
+    maintenance: MaintenanceState
+    merged_into: str | None
+    tier: str
+    emitted: bool
+    downgrade_by: int
+    last_activity: float
+    attributes: dict[str, Any]
+    source: str
+    role: str
+
+
+encode_stored = msgspec.msgpack.Encoder().encode
+decode_stored = msgspec.msgpack.Decoder(StoredTicket).decode
+
+_NO_ROOT = FaultView(
+    node="",
+    fault_code="",
+    key="",
+    severity=4,
+    first_seen=0,
+    last_seen=0,
+    occurrences=0,
+    cleared=True,
+)
+
+
+def view_of(st: StoredTicket, root: FaultView | None, symptoms: list[FaultView]) -> TicketView:
+    """The payload of a stored ticket, given its root fault and listed symptoms."""
+    return TicketView(
+        ticket_id=st.ticket_id,
+        state=st.state,
+        version=st.version,
+        severity=st.severity,
+        category=st.category,
+        title=st.title,
+        opened_at=st.opened_at,
+        updated_at=st.updated_at,
+        resolved_at=st.resolved_at,
+        root_cause=root or _NO_ROOT,
+        root_site=st.root_site,
+        symptom_count=st.symptom_count,
+        symptoms=symptoms,
+        impacted_services=st.impacted_services,
+        routing=st.routing,
+        maintenance=st.maintenance,
+        merged_into=st.merged_into,
+        tier=st.tier,
+    )
+
+
+def _from_v1(view_json: bytes, internal_json: bytes) -> StoredTicket:
+    view = decode_view(view_json)
+    internal = msgspec.json.decode(internal_json)
+    return StoredTicket(
+        ticket_id=view.ticket_id,
+        state=view.state,
+        version=view.version,
+        severity=view.severity,
+        category=view.category,
+        title=view.title,
+        opened_at=view.opened_at,
+        updated_at=view.updated_at,
+        resolved_at=view.resolved_at,
+        root_site=view.root_site,
+        symptom_count=view.symptom_count,
+        impacted_services=view.impacted_services,
+        routing=view.routing,
+        maintenance=view.maintenance,
+        merged_into=view.merged_into,
+        tier=view.tier,
+        emitted=internal["emitted"],
+        downgrade_by=internal["downgrade_by"],
+        last_activity=internal["last_activity"],
+        attributes=internal["attributes"],
+        source=internal["source"],
+        role=internal["role"],
+    )
 
 
 def db_path(state_directory: Path) -> Path:
@@ -118,6 +222,14 @@ class TicketStore:
                 if stmt.strip():
                     db.execute(stmt)
             if old and version < VERSION:
+                v1 = db.execute(
+                    "SELECT root_fid, ticket_id, state, suppressed, opened_at, updated_at, view,"
+                    " internal FROM tickets_v1"
+                ).fetchall()
+                db.executemany(
+                    "INSERT INTO tickets VALUES (?,?,?,?,?,?,?)",
+                    [(*r[:6], encode_stored(_from_v1(r[6], r[7]))) for r in v1],
+                )
                 for stmt in _COPY_V1.split(";"):
                     if stmt.strip():
                         db.execute(stmt)
@@ -193,7 +305,7 @@ class TicketStore:
     def load_open(self) -> list[tuple[TicketRow, list[FaultRow]]]:
         """Open tickets with their faults, oldest first."""
         tickets: list[TicketRow] = [
-            (r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]), bytes(r[7]))
+            (r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6]))
             for r in self._db.execute(
                 "SELECT * FROM tickets WHERE state = 'open' ORDER BY opened_at, tno"
             )
@@ -208,6 +320,27 @@ class TicketStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+_FAULT_COLUMNS = (
+    "SELECT node, fault_code, key, severity, first_seen, last_seen, occurrences, cleared,"
+    " message, event_id FROM faults"
+)
+
+
+def _fault_view(r: tuple[Any, ...]) -> FaultView:
+    return FaultView(
+        node=r[0],
+        fault_code=r[1],
+        key=r[2],
+        severity=r[3],
+        first_seen=r[4],
+        last_seen=r[5],
+        occurrences=r[6],
+        cleared=bool(r[7]),
+        message=r[8],
+        event_id=r[9],
+    )
 
 
 class TicketReader:
@@ -232,7 +365,7 @@ class TicketReader:
             args.append(state)
         if not include_suppressed:
             where.append("suppressed = 0")
-        sql = "SELECT view, tno FROM tickets"
+        sql = "SELECT data, tno FROM tickets"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY opened_at DESC, ticket_id LIMIT 5000"
@@ -241,35 +374,20 @@ class TicketReader:
 
     def ticket(self, ticket_id: str, max_symptoms: int = 500) -> TicketView | None:
         row = self._db.execute(
-            "SELECT view, tno FROM tickets WHERE ticket_id = ?", (ticket_id,)
+            "SELECT data, tno FROM tickets WHERE ticket_id = ?", (ticket_id,)
         ).fetchone()
         return self._complete(bytes(row[0]), row[1], max_symptoms) if row else None
 
-    def _complete(self, view_json: bytes, tno: int, max_symptoms: int) -> TicketView:
-        view = decode_view(view_json)
-        if view.state == "merged" or not view.symptom_count:
-            return view
-        rows = self._db.execute(
-            "SELECT node, fault_code, key, severity, first_seen, last_seen, occurrences, cleared,"
-            " message, event_id FROM faults WHERE tno = ? AND fid != ? ORDER BY fid LIMIT ?",
-            (tno, tno, max_symptoms),
-        ).fetchall()
-        view.symptoms = [
-            FaultView(
-                node=r[0],
-                fault_code=r[1],
-                key=r[2],
-                severity=r[3],
-                first_seen=r[4],
-                last_seen=r[5],
-                occurrences=r[6],
-                cleared=bool(r[7]),
-                message=r[8],
-                event_id=r[9],
-            )
-            for r in rows
-        ]
-        return view
+    def _complete(self, data: bytes, tno: int, max_symptoms: int) -> TicketView:
+        st = decode_stored(data)
+        root = self._db.execute(_FAULT_COLUMNS + " WHERE fid = ?", (tno,)).fetchone()
+        rows = []
+        if st.state != "merged" and st.symptom_count:
+            rows = self._db.execute(
+                _FAULT_COLUMNS + " WHERE tno = ? AND fid != ? ORDER BY fid LIMIT ?",
+                (tno, tno, max_symptoms),
+            ).fetchall()
+        return view_of(st, _fault_view(root) if root else None, [_fault_view(r) for r in rows])
 
     def counts(self) -> dict[str, int]:
         rows: Iterable[tuple[str, int]] = self._db.execute(

@@ -10,8 +10,11 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
+
 from faultd.correlate import CorrelationEngine
-from faultd.correlate.store import TicketStore, db_path
+from faultd.correlate.store import TicketStore, db_path, decode_stored, view_of
+from faultd.correlate.tickets import FaultView, encode
 
 from .conftest import T0, Clock, batch, ev
 
@@ -60,7 +63,26 @@ def test_v1_database_is_migrated(make_engine: Make, tmp_path: Path) -> None:
     old.executescript(V1_SCHEMA)
     ids = dict(src.execute("SELECT tno, ticket_id FROM tickets"))
     for r in src.execute("SELECT * FROM tickets"):
-        old.execute("INSERT INTO tickets VALUES (?,?,?,?,?,?,?,?)", (*r[1:], r[0]))
+        st = decode_stored(r[6])  # v1 kept the payload as JSON (root included) + internal JSON
+        root = src.execute("SELECT * FROM faults WHERE fid = ?", (r[0],)).fetchone()
+        root_view = FaultView(
+            node=root[2], fault_code=root[3], key=root[4], severity=root[5],
+            first_seen=root[6], last_seen=root[7], occurrences=root[8], cleared=bool(root[9]),
+            message=root[10], event_id=root[11],
+        )  # fmt: skip
+        internal = {
+            "root_fid": r[0],
+            "emitted": st.emitted,
+            "downgrade_by": st.downgrade_by,
+            "last_activity": st.last_activity,
+            "attributes": st.attributes,
+            "source": st.source,
+            "role": st.role,
+        }
+        old.execute(
+            "INSERT INTO tickets VALUES (?,?,?,?,?,?,?,?)",
+            (*r[1:6], encode(view_of(st, root_view, [])), msgspec.json.encode(internal), r[0]),
+        )
     for r in src.execute("SELECT * FROM faults"):
         old.execute(
             "INSERT INTO faults VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (r[0], ids[r[1]], *r[2:])
