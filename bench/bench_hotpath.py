@@ -13,7 +13,10 @@ load.distinct_traps (nothing folds), and the vendor corpus made distinct by a
 (time.thread_time), best of --rounds, so neighbours on a shared machine inflate
 them less than wall time would; run `uptime` next to it anyway.
 
-    .venv/bin/python bench/bench_hotpath.py [--kind trap|syslog|both] [--profile]
+    .venv/bin/python bench/bench_hotpath.py [--kind trap|syslog|both] [--profile] [--callgrind]
+
+--callgrind counts instructions per message instead (two valgrind runs per stage,
+n=0 and n=N, subtracted): independent of the neighbours' load, minutes per stage.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime
+import os
 import pstats
+import subprocess
 import sys
 import tempfile
 import time
@@ -113,7 +118,10 @@ def _profile(work: Callable[[Any], object], items: Sequence[Any], n: int) -> Non
     pstats.Stats(prof).sort_stats("tottime").print_stats(18)
 
 
-def trap_stages(n: int, rounds: int, profile: bool) -> list[tuple[str, float]]:
+Stage = tuple[str, Callable[[Any], object], Sequence[Any]]
+
+
+def trap_stages() -> list[Stage]:
     traps = load.capture_net_snmp_traps(64)
     distinct = getattr(load, "distinct_traps", None)  # e2e's "every trap distinct" inputs
     if distinct is not None:
@@ -122,43 +130,50 @@ def trap_stages(n: int, rounds: int, profile: bool) -> list[tuple[str, float]]:
     receiver = SnmpReceiver(communities=["public"], users=[], state_directory=state)
     intake, metrics, _ = _pipeline()
     ingest = SnmpIngest(SnmpConfig(), receiver, intake, metrics, RawRing(10000))
-
-    def on_datagram(d: bytes) -> None:
-        ingest.on_datagram(d, SENDER)
-
-    rows = [
-        ("ber.decode", per_message_us(ber.decode, traps, n=n, rounds=rounds)),
-        ("SnmpReceiver.receive", per_message_us(
-            lambda d: receiver.receive(d, SENDER, RECEIVED_AT), traps, n=n, rounds=rounds)),
-        ("on_datagram (all-in)", per_message_us(on_datagram, traps, n=n, rounds=rounds)),
+    return [
+        ("ber.decode", ber.decode, traps),
+        ("SnmpReceiver.receive", lambda d: receiver.receive(d, SENDER, RECEIVED_AT), traps),
+        ("on_datagram (all-in)", lambda d: ingest.on_datagram(d, SENDER), traps),
     ]
-    if profile:
-        _profile(on_datagram, traps, n)
-    return rows
 
 
-def syslog_stages(n: int, rounds: int, profile: bool) -> list[tuple[str, float]]:
+def syslog_stages() -> list[Stage]:
     lines = load.syslog_datagrams(20000)
     tz = datetime.UTC
     normalizer = SyslogNormalizer(tz)
     intake, metrics, _ = _pipeline()
     ingest = SyslogIngest(SyslogConfig(), intake, metrics, RawRing(10000))
+    return [
+        ("parse_syslog",
+         lambda d: parse_syslog(d, received_at=RECEIVED_AT, default_tz=tz), lines),
+        ("SyslogNormalizer.normalize",
+         lambda d: normalizer.normalize(d, "192.0.2.1", RECEIVED_AT), lines),
+        ("on_message (all-in)", lambda d: ingest.on_message(d, SENDER), lines),
+    ]  # fmt: skip
 
-    def on_message(d: bytes) -> None:
-        ingest.on_message(d, SENDER)
 
-    rows = [
-        ("parse_syslog", per_message_us(
-            lambda d: parse_syslog(d, received_at=RECEIVED_AT, default_tz=tz), lines, n=n,
-            rounds=rounds)),
-        ("SyslogNormalizer.normalize", per_message_us(
-            lambda d: normalizer.normalize(d, "192.0.2.1", RECEIVED_AT), lines, n=n,
-            rounds=rounds)),
-        ("on_message (all-in)", per_message_us(on_message, lines, n=n, rounds=rounds)),
-    ]
-    if profile:
-        _profile(on_message, lines, n)
-    return rows
+def _run_only(stage: Stage, n: int) -> None:
+    """Warm up, then run `n` calls (no timing): the body callgrind counts."""
+    _, work, items = stage
+    m = len(items)
+    for i in range(min(2 * m, 4000)):
+        work(items[i % m])
+    for i in range(n):
+        work(items[i % m])
+
+
+def _instructions(kind: str, stage: str, n: int) -> int:
+    """Instructions (callgrind Ir) of one process that runs `stage` `n` times."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "cg.out"
+        subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
+             __file__, "--kind", kind, "--only", stage, "-n", str(n)],
+            check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+        for line in out.read_text().splitlines():
+            if line.startswith("summary:") or line.startswith("totals:"):
+                return int(line.split()[1])
+    raise RuntimeError("no callgrind summary")
 
 
 def main() -> None:
@@ -167,17 +182,37 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=20000, help="messages per round")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="cProfile the all-in stage")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="instructions per message (valgrind; load-independent, slow)")
+    parser.add_argument("--only", help=argparse.SUPPRESS)  # internal: run one stage untimed
     args = parser.parse_args()
-    rows: list[tuple[str, float]] = []
-    if args.kind in ("trap", "both"):
-        rows += trap_stages(args.n, args.rounds, args.profile)
-    if args.kind in ("syslog", "both"):
-        rows += syslog_stages(args.n, args.rounds, args.profile)
+    kinds = ["trap", "syslog"] if args.kind == "both" else [args.kind]
+    builders = {"trap": trap_stages, "syslog": syslog_stages}
+    if args.only is not None:
+        stage = next(st for st in builders[kinds[0]]() if st[0] == args.only)
+        _run_only(stage, args.n)
+        return
+    rows: list[tuple[str, str]] = []
+    for kind in kinds:
+        stages = builders[kind]()
+        for stage in stages:
+            name, work, items = stage
+            if args.callgrind:
+                n = min(args.n, 3000)
+                base = _instructions(kind, name, 0)
+                total = _instructions(kind, name, n)
+                rows.append((name, f"{(total - base) / n:,.0f} Ir"))
+            else:
+                us = per_message_us(work, items, n=args.n, rounds=args.rounds)
+                rows.append((name, f"{us:.2f}"))
+        if args.profile:
+            _profile(stages[-1][1], stages[-1][2], args.n)
     with open("/proc/loadavg") as f:
         loadavg = " ".join(f.read().split()[:3])
-    print(f"{'stage':<30} {'µs/msg':>8}   (thread CPU, best of {args.rounds}; load {loadavg})")
-    for name, us in rows:
-        print(f"{name:<30} {us:>8.2f}")
+    what = "callgrind instructions" if args.callgrind else f"thread CPU µs, best of {args.rounds}"
+    print(f"{'stage':<30} {'per msg':>12}   ({what}; load {loadavg})")
+    for name, value in rows:
+        print(f"{name:<30} {value:>12}")
 
 
 if __name__ == "__main__":
