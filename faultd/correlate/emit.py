@@ -18,7 +18,7 @@ import msgspec
 
 from faultd.correlate.routing import Router
 from faultd.correlate.state import Fault, Ticket
-from faultd.correlate.store import FaultRow, TicketRow
+from faultd.correlate.store import FaultRow, TicketRow, TicketStore
 from faultd.correlate.tickets import ChangeAction, FaultView, TicketChange, TicketView
 
 
@@ -43,6 +43,35 @@ class EvaluationResult(msgspec.Struct, kw_only=True):
         out = msgspec.structs.asdict(self)
         out["changes"] = len(self.changes)
         return out
+
+
+class SeenBatches:
+    """Summaries of batches already applied (recent ones in memory, all in the store)."""
+
+    def __init__(self, store: TicketStore | None, keep: int = 10_000) -> None:
+        self._store = store
+        self._recent: dict[str, bytes] = {}
+        self._keep = keep
+
+    def get(self, batch_id: str) -> EvaluationResult | None:
+        """The first result of a batch seen before (``duplicate`` set, no changes)."""
+        seen = self._recent.get(batch_id)
+        if seen is None and self._store is not None:
+            seen = self._store.batch_summary(batch_id)
+        if seen is None:
+            return None
+        res = msgspec.json.decode(seen, type=EvaluationResult)
+        res.duplicate = True
+        return res
+
+    def add(self, res: EvaluationResult) -> bytes:
+        """Remember a batch's result; returns the summary to store with it."""
+        summary = msgspec.json.encode(msgspec.structs.replace(res, changes=[]))
+        self._recent[res.batch_id] = summary
+        if len(self._recent) > self._keep:
+            for k in list(self._recent)[: self._keep // 2]:
+                del self._recent[k]
+        return summary
 
 
 def _actions(t: Ticket, reasons: set[str]) -> list[ChangeAction]:

@@ -29,9 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import msgspec
-
-from faultd.correlate.emit import EvaluationResult, close_batch
+from faultd.correlate.emit import EvaluationResult, SeenBatches, close_batch
 from faultd.correlate.grouping import Grouping
 from faultd.correlate.maintenance import Maintenance
 from faultd.correlate.policy import Policy, load_policy
@@ -63,7 +61,7 @@ class CorrelationEngine:
         self._active: dict[FaultKey, Fault] = {}
         self._grouping = Grouping()
         self._node_last = self._grouping.last
-        self._seen: dict[str, bytes] = {}
+        self._seen = SeenBatches(store)
         self._next_fid = 1
         self._watermark = 0.0
         self._last_sweep = 0.0
@@ -127,10 +125,7 @@ class CorrelationEngine:
                 self._next_fid = max(self._next_fid, f.fid + 1)
                 if not f.cleared:
                     self._active[f.key] = f
-                prev = self._node_last.get(f.key[0])
-                if prev is None or prev[1] <= f.last_seen:
-                    self._node_last[f.key[0]] = (t, f.last_seen)
-            self._grouping.register(t)
+            self._grouping.restore(t)
 
     def close(self) -> None:
         if self._store is not None:
@@ -144,17 +139,12 @@ class CorrelationEngine:
 
     def evaluate(self, batch: Batch) -> EvaluationResult:
         """Apply one batch; idempotent on batch_id."""
-        seen = self._seen.get(batch.batch_id)
-        if seen is None and self._store is not None:
-            seen = self._store.batch_summary(batch.batch_id)
-        if seen is not None:
-            res = msgspec.json.decode(seen, type=EvaluationResult)
-            res.duplicate = True
+        res = self._seen.get(batch.batch_id)
+        if res is not None:
             return res
-        # The cyclic GC would otherwise run full passes over the whole (large, long-lived)
-        # engine state every few thousand allocations.  Finished tickets have their cycles
-        # broken (Ticket.retire), so pausing it for one batch frees nothing later; the
-        # young generation is collected once per batch instead, inside the timed call.
+        # The cyclic GC would run full passes over the large, long-lived engine state every
+        # few thousand allocations.  Finished tickets have their cycles broken (retire), so
+        # it is paused for the batch and the young generation is collected once after it.
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
@@ -180,10 +170,16 @@ class CorrelationEngine:
                 batch.events, key=lambda e: (e.timestamp, dget(e.node_id, 0), e.event_id)
             )
         classify = self.classifier.classify
+        plans = self.classifier.plans
         wm = self._watermark
         dropped = 0
         for ev in events:
-            c = classify(ev)
+            plan = (
+                None
+                if plans is None
+                else plans.get((ev.fault_code, ev.node_id, ev.tier, ev.severity))
+            )
+            c = classify(ev) if plan is None else plan.classify(ev)
             if c is None:
                 dropped += 1
                 continue
@@ -392,11 +388,7 @@ class CorrelationEngine:
             want_rows=store is not None,
         )
         res.open_tickets = len(self._open)
-        summary = msgspec.json.encode(msgspec.structs.replace(res, changes=[]))
-        self._seen[res.batch_id] = summary
-        if len(self._seen) > 10_000:
-            for k in list(self._seen)[:5_000]:
-                del self._seen[k]
+        summary = self._seen.add(res)
         self._dirty = {}
         self._dirty_faults = {}
         if store is not None:
@@ -412,8 +404,4 @@ class CorrelationEngine:
         self._since_prune = 0
         if self._store is None:
             return 0, 0
-        now = self._clock()
-        ret = self.policy.retention
-        tickets = self._store.prune_tickets(now - ret.resolved_tickets_seconds)
-        batches = self._store.prune_batches(now - ret.batch_ids_seconds)
-        return tickets, batches
+        return self._store.prune(self._clock(), self.policy.retention)

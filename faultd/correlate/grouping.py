@@ -71,6 +71,14 @@ class Grouping:
             if t.state == "open" and abs(t.root.first_seen - ts) <= window  # type: ignore[union-attr]
         ]
 
+    def restore(self, t: Ticket) -> None:
+        """Index an open ticket read back from the store."""
+        for f in t.faults.values():
+            prev = self.last.get(f.key[0])
+            if prev is None or prev[1] <= f.last_seen:
+                self.last[f.key[0]] = (t, f.last_seen)
+        self.register(t)
+
     def register(self, t: Ticket) -> None:
         for a in self.anc.get(t.root.key[0], ()):  # type: ignore[union-attr]
             self.pending.setdefault(a, {})[t] = None

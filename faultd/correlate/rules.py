@@ -61,7 +61,7 @@ class Classifier:
         self._rules_memoisable = all(uses_only(r.match, _MEMO_FIELDS) for r in policy.rules)
         self._clears = [self._compile_clear(c) for c in policy.clears]
         # per (fault_code, node, tier, severity) plans, when rules only look at those
-        self._plans: dict[tuple[str, str, str, int], _Plan] | None = (
+        self.plans: dict[tuple[str, str, str, int], _Plan] | None = (
             {} if self._rules_memoisable else None
         )
         self._clear_memo: dict[str, list[_Clear]] = {}
@@ -141,7 +141,7 @@ class Classifier:
 
     def classify(self, ev: FaultEvent) -> Classified | None:
         """Classify one event; None means a rule dropped it."""
-        plans = self._plans
+        plans = self.plans
         if plans is None:
             return self._classify(ev)
         pkey = (ev.fault_code, ev.node_id, ev.tier, ev.severity)
@@ -274,6 +274,12 @@ def _cleared_code(c: _Clear, ev: FaultEvent) -> str:
 
 
 def _attr_key(attrs: dict[str, Any], names: list[str]) -> str:
+    if len(names) == 1:  # the usual case (ifIndex): one lookup, exact name first
+        name = names[0]
+        value = attrs.get(name)
+        if value is None:
+            value = attribute(attrs, name)
+        return "" if value is None else f"{name}={value}"
     parts = []
     for name in names:
         value = attribute(attrs, name)

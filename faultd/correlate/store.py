@@ -25,6 +25,7 @@ from typing import Any
 
 import msgspec
 
+from faultd.correlate.policy import Retention
 from faultd.correlate.tickets import (
     FaultView,
     MaintenanceState,
@@ -272,6 +273,13 @@ class TicketStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def prune(self, now: float, retention: Retention) -> tuple[int, int]:
+        """Apply a retention policy at `now`; returns (tickets, batch ids) deleted."""
+        return (
+            self.prune_tickets(now - retention.resolved_tickets_seconds),
+            self.prune_batches(now - retention.batch_ids_seconds),
+        )
 
     def prune_batches(self, older_than: float) -> int:
         """Forget batch ids seen before `older_than` (epoch s); returns how many."""
