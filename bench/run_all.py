@@ -47,7 +47,7 @@ def main() -> None:
                                      formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     parser.add_argument("--skip-peers", action="store_true")
-    parser.add_argument("--seconds", type=float, default=1.5, help="seconds per search step")
+    parser.add_argument("--seconds", type=float, default=1.0, help="seconds per search step")
     parser.add_argument("--events", type=int, default=1_000_000, help="RSS burst size")
     args = parser.parse_args()
     started = time.monotonic()
