@@ -100,6 +100,14 @@ _CISCO_IOS: Final = re.compile(
     r"\d{1,12}: (?:([A-Za-z0-9][\w.\-]*): )?[*.]?"
     r"([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,6})?(?: [A-Za-z]{2,9})?): (?=%)"
 )
+# Fast path for ISO-stamped RFC 3164: the stamp exactly as _match_stamp reads it
+# (atomic: no backtracking into it), then, as _parse_3164 continues after a stamp
+# not followed by a colon: spaces, the host word (up to a space; not "%.." or ":..", no "[",
+# not ending in ":"), spaces, an optional ": ", and _TAG.
+_ISO_3164: Final = re.compile(
+    r"(?>(?P<stamp>" + _ISO_STAMP.pattern + r")) +(?![%:])(?P<host>[^ \[]*[^ \[:]) +(?:: )?"
+    r"(?:(?P<app>[^\s:\[\]%][^\s:\[\]]{0,63})(?:\[(?P<pid>[^\]\s]{0,32})\])?: ?)?"
+)
 # "<PRI>" prefixes (valid ones only: 0-191, no leading zeros) -> (facility, severity).
 _PRI_TABLE: Final[dict[str, tuple[int, int]]] = {f"<{n}>": divmod(n, 8) for n in range(192)}
 
@@ -126,11 +134,14 @@ def parse_syslog(data: bytes, *, received_at: float, default_tz: datetime.tzinfo
     if bad and bad * 10 > len(text) * 3:
         raise SyslogParseError("mostly unprintable bytes")
 
-    pri = _PRI_TABLE.get(text[:5]) or _PRI_TABLE.get(text[:4]) or _PRI_TABLE.get(text[:3])
+    # A valid PRI ends at the first ">" (only digits precede it), so one lookup of
+    # text[:close + 1] finds exactly what trying text[:5], [:4] and [:3] found.
+    close = text.find(">", 2, 5)
+    pri = _PRI_TABLE.get(text[: close + 1]) if close > 0 else None
     if pri is not None:
         facility, severity = pri
         pri_present = True
-        pos = text.index(">") + 1
+        pos = close + 1
         if text.startswith("1 ", pos):
             parsed = _parse_5424(text, pos + 2, facility, severity, default_tz)
             if parsed is not None:
@@ -143,7 +154,19 @@ def parse_syslog(data: bytes, *, received_at: float, default_tz: datetime.tzinfo
     if first == " ":
         pos += 1  # Cisco ISE and others put a space after PRI
         first = text[pos : pos + 1]
-    if first.isupper() or first.isdigit():
+    if first.isdigit() and text.startswith("-", pos + 4):
+        # Fast path for "YYYY-MM-DDThh:mm:ss[zone] host tag[pid]: msg" (Junos, EOS,
+        # Huawei, switches): what _parse_3164 does for it, in one match.
+        iso = _ISO_3164.match(text, pos)
+        if iso is not None:
+            stamp, hostname, app_name, procid = iso.group("stamp", "host", "app", "pid")
+            epoch = _iso_stamp_epoch(stamp, default_tz)
+            if epoch is not None:
+                return SyslogMessage(
+                    "rfc3164", facility, severity, pri_present, hostname, app_name,
+                    procid or None, None, epoch, stamp, text[iso.end() :].strip(), {},
+                )  # fmt: skip
+    elif first.isupper() or first.isdigit():
         # Fast paths for the common shapes; anything unusual takes _parse_3164.
         plain = _PLAIN_3164.match(text, pos)
         if plain is not None:
@@ -348,6 +371,20 @@ def _match_stamp(
 _MISS: Final = object()
 _STAMP_CACHE_LIMIT: Final = 8192
 _stamp_cache: dict[tuple[str, str, datetime.tzinfo, int], object] = {}
+
+
+def _iso_stamp_epoch(stamp: str, default_tz: datetime.tzinfo) -> float | None:
+    """Epoch of an ISO stamp as _match_stamp caches it (same key, same value), or None."""
+    key = (stamp, "", default_tz, 0)
+    hit = _stamp_cache.get(key, _MISS)
+    if hit is _MISS:
+        m = _ISO_STAMP.match(stamp)
+        try:
+            hit = None if m is None else (_iso_epoch(m, default_tz), m.end())
+        except ValueError:
+            hit = None
+        _remember(key, hit)
+    return None if hit is None else hit[0]  # type: ignore[index]
 
 
 def _stamp_text_epoch(stamp: str, received_at: float, default_tz: datetime.tzinfo) -> float | None:

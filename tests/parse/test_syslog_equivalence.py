@@ -75,7 +75,36 @@ def _variants(line: bytes) -> list[bytes]:
     return out
 
 
-@pytest.mark.parametrize("line", LINES, ids=[str(i + 1) for i in range(len(LINES))])
+# Edges of the parser's fast paths (ISO-stamped 3164, PRI lookup).
+EDGE_LINES = [
+    b"<13>2020-03-31T08:41:59+00:00 %host tag: msg",
+    b"<13>2020-03-31T08:41:59+00:00 host: tag: msg",
+    b"<13>2020-03-31T08:41:59+00:00 host : %ASA-4-106023: x",
+    b"<13>2020-03-31T08:41:59+00:00 ho[st tag: msg",
+    b"<13>2020-02-30T08:41:59+00:00 host tag: msg",
+    b"<13>2020-03-31T25:41:59 host tag: msg",
+    b"<13>2020-03-31T08:41:59+00:00host tag: msg",
+    b"<13>2020-03-31T08:41:59+00:00 host",
+    b"<13>2020-03-31T08:41:59+00:00 host ",
+    b"<13>2020-03-31T08:41:59+00:00  host  tag[1]: msg",
+    b"<13>2020-03-31 08:41:59 +0100 host tag: msg",
+    b"<13>2020-03-31T08:41:59: host tag: msg",
+    b"<13>2020-03-31T08:41:59 : host tag: msg",
+    b"<13>2020-03-31T08:41:59.5.6Z host\ttab tag: msg",
+    b"<13>2020-03-31T08:41:59Z host %LINK-3-UPDOWN: x",
+    b"<13>2020-03-31T08:41:59Z host :tag: msg",
+    b"<13>2020-03-31T08:41:59Z host [tag]: msg",
+    b"<13>2020-03-31T08:41:59Z host tag[]: msg",
+    b"<13>2020-03-31T08:41:59Z host tag[a b]: msg",
+    b"<13>2020-03-31T08:41:59Z host a:b c",
+    b"2020-03-31T08:41:59Z host tag: no pri",
+    b"<13>1 2020-03-31T08:41:59Z host app - - - 5424",
+    b"<1>", b"<1>x", b"<>x", b"<1234>x", b"<19>>x", b"<1>>", b"<9999", b"1>", b"<0013>x",
+]
+
+
+@pytest.mark.parametrize("line", LINES + EDGE_LINES,
+                         ids=[str(i + 1) for i in range(len(LINES) + len(EDGE_LINES))])
 def test_corpus_lines_parse_and_normalise_like_the_reference(line: bytes) -> None:
     for tz in ZONES:
         fast_n, ref_n = SyslogNormalizer(tz), ref_normalize.SyslogNormalizer(tz)
@@ -141,6 +170,22 @@ def test_generated_lines_parse_like_the_reference(
                  f"{pri}{seq}{stamp}{after}{host}{tag}{body}"):  # fmt: skip
         data = text.encode("utf-8", "surrogatepass")
         assert _parsed(fast_parse, data, received, tz) == _parsed(ref_parse, data, received, tz)
+
+
+ISO_HOSTS = st.sampled_from(["host", "%host", "host:", "ho[st", "h:st", "a\tb", "-", "x", ":",
+                             "10.0.0.1", "router1.example", "%"])  # fmt: skip
+SPACES = st.sampled_from([" ", "  ", "", " : ", ": ", " :"])
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(["<13>", "", "<189> "]), ISO, SPACES, ISO_HOSTS, SPACES, TAGS, BODIES)
+def test_generated_iso_stamped_lines_parse_like_the_reference(
+    pri: str, stamp: str, sp1: str, host: str, sp2: str, tag: str, body: str
+) -> None:
+    data = f"{pri}{stamp}{sp1}{host}{sp2}{tag}{body}".encode()
+    for tz in (datetime.UTC, ZONES[1]):
+        assert _parsed(fast_parse, data, RECEIVED[0], tz) == _parsed(
+            ref_parse, data, RECEIVED[0], tz), data
 
 
 @settings(max_examples=300, deadline=None)
