@@ -184,6 +184,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the all-in stage")
     parser.add_argument("--callgrind", action="store_true",
                         help="instructions per message (valgrind; load-independent, slow)")
+    parser.add_argument("--stage", default="", help="only stages whose name contains this")
     parser.add_argument("--only", help=argparse.SUPPRESS)  # internal: run one stage untimed
     args = parser.parse_args()
     kinds = ["trap", "syslog"] if args.kind == "both" else [args.kind]
@@ -197,6 +198,8 @@ def main() -> None:
         stages = builders[kind]()
         for stage in stages:
             name, work, items = stage
+            if args.stage not in name:
+                continue
             if args.callgrind:
                 n = min(args.n, 3000)
                 base = _instructions(kind, name, 0)

@@ -117,7 +117,12 @@ class SnmpReceiver:
         self, data: bytes, sender: tuple[str, int], received_at: float
     ) -> tuple[DecodedTrap | None, bytes | None, str | None]:
         """Decode and authenticate only: (trap, response, rejected)."""
-        trap = ber.decode(data)
+        return self._decided(data, sender, received_at, ber.decode(data))
+
+    def _decided(
+        self, data: bytes, sender: tuple[str, int], received_at: float, trap: DecodedTrap | None
+    ) -> tuple[DecodedTrap | None, bytes | None, str | None]:
+        """decode() given the fast path's result for `data` (None: declined)."""
         if trap is not None:
             self.fast_path_hits += 1
             if trap.community not in self._communities:
@@ -131,7 +136,19 @@ class SnmpReceiver:
     def receive(self, data: bytes, sender: tuple[str, int], received_at: float) -> ReceiveResult:
         """Process one datagram; never raises on any input."""
         try:
-            trap, response, rejected = self.decode(data, sender, received_at)
+            trap = ber.decode(data)
+            if trap is not None and trap.community in self._communities:
+                # The common case, inlined from decode(): fast path, accepted community.
+                self.fast_path_hits += 1
+                response = ber.inform_response(data) if trap.pdu == PDU_INFORM else None
+                try:
+                    event = self._normalizer.normalize(trap, sender, received_at)
+                except NormalizeError as exc:
+                    self._log("malformed", "SNMP: malformed notification from %s: %s",
+                              sender[0], exc)
+                    return ReceiveResult([], response, "malformed")
+                return ReceiveResult([event], response, None)
+            trap, response, rejected = self._decided(data, sender, received_at, trap)
             if trap is None:
                 if rejected is not None:
                     self._log(rejected, "SNMP: rejected datagram from %s: %s", sender[0], rejected)
