@@ -188,6 +188,31 @@ def test_generated_iso_stamped_lines_parse_like_the_reference(
             ref_parse, data, RECEIVED[0], tz), data
 
 
+SD_NAMES = st.sampled_from(["a", "id", "x@1", "exampleSDID@32473", "n" * 32, "n" * 33, "", "a b",
+                            'q"', "a=b", "a]"])  # fmt: skip
+SD_VALUES = st.one_of(
+    st.sampled_from(["", "v", "a b", "x]y", 'q\\"uote', "back\\\\slash", "br\\]", "trail\\",
+                     '"', "-", "ä"]),
+    st.text(alphabet='ab ]["\\=', max_size=8),
+)  # fmt: skip
+SD_PARAMS = st.lists(st.tuples(SD_NAMES, SD_VALUES), max_size=5)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.tuples(SD_NAMES, SD_PARAMS), min_size=1, max_size=3),
+       st.sampled_from(["", " msg", "msg", " ", "] x"]), st.booleans())  # fmt: skip
+def test_generated_structured_data_parses_like_the_reference(
+    elements: list[tuple[str, list[tuple[str, str]]]], tail: str, repeat: bool
+) -> None:
+    sd = "".join(f"[{sd_id}" + "".join(f' {k}="{v}"' for k, v in params) + "]"
+                 for sd_id, params in elements)  # fmt: skip
+    if repeat:
+        sd += sd
+    data = f"<13>1 2020-03-31T08:41:59Z host app - - {sd}{tail}".encode()
+    assert _parsed(fast_parse, data, RECEIVED[0], datetime.UTC) == _parsed(
+        ref_parse, data, RECEIVED[0], datetime.UTC), data
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200), st.sampled_from(RECEIVED))
 def test_arbitrary_bytes_parse_like_the_reference(data: bytes, received: float) -> None:
