@@ -1,7 +1,7 @@
 """SQLite persistence of correlation state under the state directory.
 
 One writer (`TicketStore`, owned by the engine) and any number of readers
-(`TicketReader`, used by the NOC view, possibly in another process).  WAL mode
+(`reader.TicketReader`, used by the NOC view, possibly in another process).  WAL mode
 lets readers see the last committed batch while the writer works.  Everything a
 batch changed is written in one transaction together with the batch id, so a
 crash either keeps the whole batch (and its id: a retry is acknowledged
@@ -19,12 +19,13 @@ Version 1 databases (text ticket keys, JSON views) are migrated in place on open
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from faultd.correlate.checkpoint import Checkpointer
 from faultd.correlate.policy import Retention
 from faultd.correlate.tickets import (
     FaultView,
@@ -191,7 +192,9 @@ def db_path(state_directory: Path) -> Path:
 class TicketStore:
     """The single writer."""
 
-    def __init__(self, path: Path, *, cache_mib: int = 32) -> None:
+    def __init__(
+        self, path: Path, *, cache_mib: int = 32, background_checkpoints: bool = True
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -199,12 +202,18 @@ class TicketStore:
         # durable at each checkpoint, atomic per batch: a power cut may lose the last
         # batches (their senders retry them), never half of one
         self._db.execute("PRAGMA synchronous=NORMAL")
-        # checkpoint (and fsync) every ~64 MiB of WAL rather than every 4 MiB
-        self._db.execute("PRAGMA wal_autocheckpoint=16384")
+        # checkpoints (and their fsync) run in a background thread every ~16 MiB of WAL
+        # (checkpoint.py); the writer itself only checkpoints past ~128 MiB, as a backstop
+        self._db.execute(
+            "PRAGMA wal_autocheckpoint=32768"
+            if background_checkpoints
+            else "PRAGMA wal_autocheckpoint=16384"
+        )
         self._db.execute("PRAGMA journal_size_limit=67108864")
         # the hot part of the ticket/fault trees stays in memory between batches
         self._db.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")
         self._migrate()
+        self._ckpt = Checkpointer(path) if background_checkpoints else None
 
     def _migrate(self) -> None:
         db = self._db
@@ -270,6 +279,8 @@ class TicketStore:
                 "INSERT OR REPLACE INTO batches VALUES (?,?,?)", (batch_id, seen_at, summary)
             )
             db.execute("COMMIT")
+            if self._ckpt is not None:  # ~ pages written: rows are a few hundred bytes
+                self._ckpt.committed(1 + (len(tickets) + len(faults)) // 16)
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -327,81 +338,6 @@ class TicketStore:
         return out
 
     def close(self) -> None:
-        self._db.close()
-
-
-_FAULT_COLUMNS = (
-    "SELECT node, fault_code, key, severity, first_seen, last_seen, occurrences, cleared,"
-    " message, event_id FROM faults"
-)
-
-
-def _fault_view(r: tuple[Any, ...]) -> FaultView:
-    return FaultView(
-        node=r[0],
-        fault_code=r[1],
-        key=r[2],
-        severity=r[3],
-        first_seen=r[4],
-        last_seen=r[5],
-        occurrences=r[6],
-        cleared=bool(r[7]),
-        message=r[8],
-        event_id=r[9],
-    )
-
-
-class TicketReader:
-    """Read-only access for the NOC view (safe in another thread or process)."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            TicketStore(path).close()
-        self._db = sqlite3.connect(
-            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-        )
-
-    def tickets(
-        self, *, state: str = "open", include_suppressed: bool = False, max_symptoms: int = 500
-    ) -> list[TicketView]:
-        """Tickets newest first (at most 5,000); state 'open', 'resolved', 'merged' or 'all'."""
-        where: list[str] = []
-        args: list[Any] = []
-        if state != "all":
-            where.append("state = ?")
-            args.append(state)
-        if not include_suppressed:
-            where.append("suppressed = 0")
-        sql = "SELECT data, tno FROM tickets"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY opened_at DESC, ticket_id LIMIT 5000"
-        rows = self._db.execute(sql, args).fetchall()
-        return [self._complete(bytes(r[0]), r[1], max_symptoms) for r in rows]
-
-    def ticket(self, ticket_id: str, max_symptoms: int = 500) -> TicketView | None:
-        row = self._db.execute(
-            "SELECT data, tno FROM tickets WHERE ticket_id = ?", (ticket_id,)
-        ).fetchone()
-        return self._complete(bytes(row[0]), row[1], max_symptoms) if row else None
-
-    def _complete(self, data: bytes, tno: int, max_symptoms: int) -> TicketView:
-        st = decode_stored(data)
-        root = self._db.execute(_FAULT_COLUMNS + " WHERE fid = ?", (tno,)).fetchone()
-        rows = []
-        if st.state != "merged" and st.symptom_count:
-            rows = self._db.execute(
-                _FAULT_COLUMNS + " WHERE tno = ? AND fid != ? ORDER BY fid LIMIT ?",
-                (tno, tno, max_symptoms),
-            ).fetchall()
-        return view_of(st, _fault_view(root) if root else None, [_fault_view(r) for r in rows])
-
-    def counts(self) -> dict[str, int]:
-        rows: Iterable[tuple[str, int]] = self._db.execute(
-            "SELECT state, count(*) FROM tickets GROUP BY state"
-        )
-        return dict(rows)
-
-    def close(self) -> None:
+        if self._ckpt is not None:
+            self._ckpt.close()
         self._db.close()

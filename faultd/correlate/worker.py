@@ -35,7 +35,8 @@ import msgspec
 
 from faultd.correlate.engine import CorrelationEngine, EvaluationResult
 from faultd.correlate.policy import Policy, load_policy
-from faultd.correlate.store import TicketReader, db_path
+from faultd.correlate.reader import TicketReader
+from faultd.correlate.store import db_path
 from faultd.event import Batch, decode_batch, encode_batch
 
 _engine: CorrelationEngine | None = None

@@ -183,7 +183,8 @@ def test_restart_keeps_open_tickets_and_not_resolved_ones(
 
 
 def engine_ids_all(state: Path) -> list[str]:
-    from faultd.correlate.store import TicketReader, db_path
+    from faultd.correlate.reader import TicketReader
+    from faultd.correlate.store import db_path
 
     reader = TicketReader(db_path(state))
     try:

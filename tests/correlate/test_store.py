@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -217,3 +218,34 @@ def test_store_opens_with_cache_and_wal(tmp_path: Path) -> None:
         assert db.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
     finally:
         store.close()
+
+
+def test_background_checkpoint_moves_commits_into_the_database(
+    make_engine: Make, tmp_path: Path
+) -> None:
+    state = tmp_path / "ckpt"
+    engine = make_engine(state)
+    engine.evaluate(batch(_fibre_cut()))
+    store = engine._store
+    assert store is not None and store._ckpt is not None
+    # nothing checkpointed yet: the main file alone (WAL ignored) has no tickets
+    immutable = f"file:{db_path(state)}?mode=ro&immutable=1"
+
+    def main_file_tickets() -> int:
+        db = sqlite3.connect(immutable, uri=True)
+        try:
+            return int(db.execute("SELECT count(*) FROM tickets").fetchone()[0])
+        except sqlite3.OperationalError:  # not even the schema is in the main file yet
+            return 0
+        finally:
+            db.close()
+
+    assert main_file_tickets() == 0
+    store._ckpt.committed(10_000)  # as if ~40 MiB of WAL had been written
+    for _ in range(1000):  # wait for the thread (bounded), never asserting how long it took
+        if store._ckpt.checkpoints:
+            break
+        threading.Event().wait(0.01)
+    assert store._ckpt.checkpoints >= 1
+    assert main_file_tickets() == 1
+    engine.close()
