@@ -153,7 +153,9 @@ sed -e "s|@VERSION@|$VERSION|" -e "s|@ARCH@|$ARCH|" -e "s|@PYVER@|$PYVER|g" \
     -e "s|@MAINTAINER@|$MAINTAINER|" "$PKG/control.in" >"$STAGE/DEBIAN/control"
 
 mkdir -p "$OUT"
-dpkg-deb -Zxz --root-owner-group --build "$STAGE" "$DEB" >/dev/null
+# xz for release packages; tests set FAULTD_DEB_COMPRESSION=gzip (same contents,
+# minutes less on a 2-core builder).
+dpkg-deb "-Z${FAULTD_DEB_COMPRESSION:-xz}" --root-owner-group --build "$STAGE" "$DEB" >/dev/null
 echo "build-deb: wrote $DEB ($(du -h "$DEB" | cut -f1))"
 
 if command -v lintian >/dev/null && [ "${LINTIAN:-1}" = 1 ]; then
