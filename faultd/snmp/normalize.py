@@ -452,11 +452,19 @@ class Normalizer:
                 plan = self._plan(oid)
             oid_text, name_key, label_key, prefix, role, in_identity, labels = plan
             label: str | None = None
-            if kind == INTEGER and type(raw) is int:
+            plain = False  # shown needs no quoting (the decimal text of an int)
+            if type(raw) is int:
+                # _render for an int: only INTEGER has enum labels; every other kind
+                # (counters, gauges, TimeTicks, or an int where bytes were expected)
+                # gives value=raw, shown=str(raw).
                 value = raw
-                if labels is not None:
+                if kind == INTEGER and labels is not None:
                     label = labels.get(raw)
-                shown = f"{label}({raw})" if label else str(raw)
+                if label:
+                    shown = f"{label}({raw})"
+                else:
+                    shown = str(raw)
+                    plain = True
             elif kind == OCTET_STRING:
                 value = _text(raw) if isinstance(raw, bytes) else raw
                 shown = str(value)
@@ -478,7 +486,7 @@ class Normalizer:
             if in_identity:
                 identity.append(f"{oid_text}={kind}:{value!r}")
             if role == _ROLE_PLAIN:
-                parts.append(prefix + _quoted(shown))
+                parts.append(prefix + shown if plain else prefix + _quoted(shown))
         if info[2] is not None:
             attrs["clears"] = info[2]
         identity.sort()
