@@ -19,7 +19,7 @@ import msgspec
 from faultd.correlate.routing import Router
 from faultd.correlate.state import Fault, Ticket
 from faultd.correlate.store import FaultRow, TicketRow, TicketStore
-from faultd.correlate.tickets import ChangeAction, FaultView, TicketChange, TicketView
+from faultd.correlate.tickets import ChangeAction, FaultView, TicketChange
 
 
 class EvaluationResult(msgspec.Struct, kw_only=True):
@@ -135,7 +135,6 @@ def close_batch(
                 res.resolved += 1
             elif t.state == "open" and not opened:
                 res.updated += 1
-        view: TicketView | None = None
         actions = _actions(t, reasons)
         if actions:
             listed: list[FaultView] = t.symptom_views(max_listed)
@@ -143,7 +142,6 @@ def close_batch(
             for action in actions:
                 t.version += 1
                 t.emitted = True
-                view = t.view(listed)
                 changes.append(
                     TicketChange(
                         change_id=f"{t.ticket_id}:{t.version}",
@@ -154,7 +152,7 @@ def close_batch(
                         reasons=why,
                         batch_id=batch_id,
                         routing=list(t.routing),
-                        ticket=view,
+                        ticket=t.view(listed),
                     )
                 )
         if want_rows:
