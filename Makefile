@@ -12,9 +12,11 @@ PYTEST_ARGS ?=
 
 # Debian packages: net-snmp clients and snmptrapd (tests and bench peer),
 # util-linux logger, systemd-analyze, build headers for systemd-python,
-# promtool (alert rules check), rsyslog (bench peer).
+# promtool (alert rules check), rsyslog (bench peer), lintian/rpm (packages),
+# chromium (the NOC page is checked in a headless browser).
 APT_PACKAGES := snmp snmptrapd bsdutils systemd libsystemd-dev pkg-config gcc \
-                python3-dev python3-venv prometheus rsyslog lintian rpm iproute2
+                python3-dev python3-venv prometheus rsyslog lintian rpm iproute2 \
+                chromium
 
 .PHONY: all run test lint unit bench fuzz soak deps system-deps clean deb rpm package-test
 

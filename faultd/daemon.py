@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
 from aiohttp import web
 
 from faultd import __version__, systemd
@@ -363,7 +364,7 @@ class Daemon:
             return False
         self.notifier.reloading()
         try:
-            await self._apply(new)
+            complete = await self._apply(new)
         except Exception:
             log.exception("reload failed part-way; the running config stays for what was not "
                           "applied")
@@ -372,12 +373,14 @@ class Daemon:
             return False
         self.generation += 1
         self.metrics.config_generation.set(self.generation)
-        self.metrics.config_reload_success.set(1)
+        self.metrics.config_reload_success.set(1 if complete else 0)
         self.notifier.ready(self._status_line())
-        log.info("config reloaded (generation %d)", self.generation)
-        return True
+        log.info("config reloaded (generation %d)%s", self.generation,
+                 "" if complete else "; the correlation policy was refused")
+        return complete
 
-    async def _apply(self, new: Config) -> None:
+    async def _apply(self, new: Config) -> bool:
+        """Apply a validated config; False if a part was refused (the correlation policy)."""
         old = self.config
         changed = changed_sections(old, new)
         if "logging" in changed:
@@ -386,7 +389,9 @@ class Daemon:
         self.intake.aliases = {k.lower(): v.lower() for k, v in new.node_aliases.items()}
         if {"dispatch", "state_directory", "correlation"} & changed:
             sink_changed = (
-                old.correlation != new.correlation
+                # a new policy file alone is reloaded in place (below), not a new sink
+                msgspec.structs.replace(old.correlation, policy="")
+                != msgspec.structs.replace(new.correlation, policy="")
                 or old.dispatch.endpoint != new.dispatch.endpoint
                 or old.dispatch.headers != new.dispatch.headers
                 or old.dispatch.tls != new.dispatch.tls
@@ -397,6 +402,7 @@ class Daemon:
                 new.dispatch, await build_sink(new, self.config_path) if sink_changed else None)
             if previous is not None:
                 self._tasks.append(asyncio.create_task(previous.close(), name="close-old-sink"))
+        policy_ok = await self._reload_policy(new)
         if self.supervisor is not None:
             if {"syslog", "snmp", "node_aliases", "workers", "state_directory"} & changed:
                 await self.supervisor.restart(new.workers)  # workers read the new file
@@ -428,6 +434,20 @@ class Daemon:
                 if new.metrics.listen:
                     await self.observer.start(new.metrics.listen)
         self.config = new
+        return policy_ok
+
+    async def _reload_policy(self, new: Config) -> bool:
+        """SIGHUP also re-reads the correlation policy (its file may have changed alone)."""
+        from faultd.dispatch.correlator_sink import CorrelatorSink
+
+        sink = self.dispatcher.sink
+        if not isinstance(sink, CorrelatorSink):
+            return True
+        path = policy_path(new, self.config_path)
+        errors = await sink.reload_policy(path)
+        for error in errors:
+            log.error("correlation policy %s refused, the running policy stays: %s", path, error)
+        return not errors
 
     async def _rebind(self, name: str, old_listen: str | None, new_listen: str | None,
                       handler: object) -> None:

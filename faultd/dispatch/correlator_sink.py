@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 
 from faultd.config import CorrelationConfig
-from faultd.correlate import AsyncCorrelator, TicketLog
+from faultd.correlate import AsyncCorrelator, PolicyError, TicketLog
 from faultd.dispatch.sinks import FileSink, Outcome
 from faultd.dispatch.ticket_notifier import TicketNotifier
 from faultd.event import Batch
@@ -54,6 +54,17 @@ class CorrelatorSink:
             self.ticket_log.append(result.changes)
             self.notifier.submit(result.changes)
         return Outcome("ok")
+
+    async def reload_policy(self, policy_path: Path) -> list[str]:
+        """Swap in a new policy between batches; returns its errors (then nothing changed)."""
+        try:
+            await self.correlator.reload(policy_path)
+        except PolicyError as exc:
+            return list(exc.errors)
+        except OSError as exc:
+            return [f"{policy_path}: cannot read ({exc.strerror})"]
+        log.info("correlation policy %s loaded", policy_path)
+        return []
 
     async def _restart(self) -> None:
         """Replace a broken worker (state is in SQLite; batches are idempotent by id)."""

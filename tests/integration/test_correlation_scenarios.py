@@ -227,3 +227,30 @@ async def test_restart_keeps_open_tickets_and_does_not_reopen_resolved(tmp_path:
     assert {c["ticket_id"] for c in after} == {open_id}
     assert after[-1]["version"] > before[open_id]["version"]
     assert all(c["ticket_id"] != resolved_id for c in after)
+
+
+async def test_sighup_reloads_the_policy_and_refuses_a_broken_one(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    pol = policy()
+    raw = daemon_config(tmp_path, pol)
+    async with running_daemon(tmp_path, raw) as daemon:
+        sock = udp_sender(daemon.bound_address("syslog"))
+        (tmp_path / "correlation.yaml").write_text("routing: {queue: nowhere}\n")
+        await daemon.reload()
+        assert daemon.metrics.registry.get_sample_value(
+            "faultd_config_last_reload_success") == 0
+        sock.send(syslog_line("edge-01", "down"))
+        await wait_until(lambda: len(latest(state)) == 1)
+        (first,) = latest(state).values()
+        assert first["routing"][0]["queue"] == "access"  # the running policy stayed
+
+        pol["routing"]["routes"][1]["queue"] = "noc"  # access tickets now go to noc
+        (tmp_path / "correlation.yaml").write_text(yaml.safe_dump(pol))
+        assert await daemon.reload()
+        assert daemon.metrics.registry.get_sample_value(
+            "faultd_config_last_reload_success") == 1
+        sock.send(syslog_line("edge-02", "down"))
+        await wait_until(lambda: len(latest(state)) == 2)
+        second = next(c for c in latest(state).values()
+                      if c["ticket"]["root_cause"]["node"] == "edge-02")
+        assert second["routing"][0]["queue"] == "noc"
