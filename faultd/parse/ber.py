@@ -254,6 +254,9 @@ def _value(data: bytes, tag: int, s: int, e: int, v2: bool) -> tuple[str, Value]
 
 _OID_CACHE: dict[bytes, tuple[int, ...]] = {}
 _OID_CACHE_MAX: Final = 16384
+# Only OIDs up to this many encoded octets are cached, so a flood of huge distinct
+# OIDs cannot grow the cache past ~16384 x (64 octets + a short tuple).
+_OID_CACHE_KEY_MAX: Final = 64
 _new_tuple = tuple.__new__
 
 
@@ -297,9 +300,10 @@ def _varbinds(data: bytes, pos: int, end: int, v2: bool) -> tuple[VarBind, ...]:
         oid = oids.get(key)
         if oid is None:
             oid = _oid(data, os_, oe)
-            if len(oids) >= _OID_CACHE_MAX:
-                oids.clear()
-            oids[key] = oid
+            if oe - os_ <= _OID_CACHE_KEY_MAX:
+                if len(oids) >= _OID_CACHE_MAX:
+                    oids.clear()
+                oids[key] = oid
         if oe + 2 > ve:
             raise _Decline
         tag = data[oe]
@@ -326,9 +330,10 @@ def _varbinds(data: bytes, pos: int, end: int, v2: bool) -> tuple[VarBind, ...]:
             value = oids.get(key)
             if value is None:
                 value = _oid(data, s, e)
-                if len(oids) >= _OID_CACHE_MAX:
-                    oids.clear()
-                oids[key] = value
+                if e - s <= _OID_CACHE_KEY_MAX:
+                    if len(oids) >= _OID_CACHE_MAX:
+                        oids.clear()
+                    oids[key] = value
             append(_new_tuple(VarBind, (oid, OID, value)))
         elif tag == TAG_TIMETICKS:
             if s == e or e - s > _MAX_INT_OCTETS:

@@ -54,6 +54,7 @@ DEFAULT_MODULES: Final = (
 """Loaded at construction (~0.5 s).  ``modules=("*",)`` loads all of pysnmp-mibs (~4 s)."""
 
 _CACHE_MAX: Final = 65536
+_CACHED_ARCS_MAX: Final = 64
 
 
 def format_oid(oid: Iterable[int]) -> str:
@@ -125,9 +126,10 @@ class MibNames:
             found = None
         if (found is not None and found[0] in ("", "ASN1")) or len(oid) < 2:
             found = None
-        if len(self._names) >= _CACHE_MAX:
-            self._names.clear()
-        self._names[oid] = found
+        if len(oid) <= _CACHED_ARCS_MAX:  # huge OIDs from the wire: looked up, not kept
+            if len(self._names) >= _CACHE_MAX:
+                self._names.clear()
+            self._names[oid] = found
         return found
 
     def name(self, oid: tuple[int, ...]) -> str:

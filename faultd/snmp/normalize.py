@@ -85,6 +85,9 @@ CLEARS: Final[dict[tuple[int, ...], tuple[int, ...]]] = {
 _HIDDEN: Final = frozenset({SYS_UPTIME, SNMP_TRAP_OID, SNMP_TRAP_ENTERPRISE, SNMP_TRAP_ADDRESS})
 _VERSIONS: Final = {0: "1", 1: "2c", 3: "3"}
 _NAME_CACHE_MAX: Final = 65536
+# OIDs longer than this are rendered but never cached: the caches are bounded in
+# entries, and a flood of huge distinct OIDs must not make each entry huge.
+_CACHED_ARCS_MAX: Final = 64
 
 
 class NormalizeError(ValueError):
@@ -231,9 +234,10 @@ class Normalizer:
             mod, sym, suffix = loc
             short = f"{sym}.{format_oid(suffix)}" if suffix else sym
             names = (oid_text, f"{mod}::{short}", short)
-        if len(self._name_cache) >= _NAME_CACHE_MAX:
-            self._name_cache.clear()
-        self._name_cache[oid] = names
+        if len(oid) <= _CACHED_ARCS_MAX:
+            if len(self._name_cache) >= _NAME_CACHE_MAX:
+                self._name_cache.clear()
+            self._name_cache[oid] = names
         return names
 
     def _plan(self, oid: tuple[int, ...]) -> _Plan:
@@ -254,9 +258,10 @@ class Normalizer:
             oid_text, None if name == oid_text else name, f"{name}:label", f"{short}=", role,
             in_identity, labels or None,
         )  # fmt: skip
-        if len(self._plans) >= _NAME_CACHE_MAX:
-            self._plans.clear()
-        self._plans[oid] = plan
+        if len(oid) <= _CACHED_ARCS_MAX:
+            if len(self._plans) >= _NAME_CACHE_MAX:
+                self._plans.clear()
+            self._plans[oid] = plan
         return plan
 
     def _trap_info(self, oid: tuple[int, ...]) -> _TrapInfo:
@@ -275,9 +280,10 @@ class Normalizer:
             fault_code, oid_text, None if cleared is None else self._exact_name(cleared),
             STANDARD_SEVERITY.get(oid, DEFAULT_SEVERITY), candidates,
         )  # fmt: skip
-        if len(self._traps) >= _NAME_CACHE_MAX:
-            self._traps.clear()
-        self._traps[oid] = info
+        if len(oid) <= _CACHED_ARCS_MAX:
+            if len(self._traps) >= _NAME_CACHE_MAX:
+                self._traps.clear()
+            self._traps[oid] = info
         return info
 
     def _oid_value(self, value: tuple[int, ...]) -> tuple[str, str]:
@@ -287,9 +293,10 @@ class Normalizer:
         except KeyError:
             pass
         found = (format_oid(value), self.mib.name(value))
-        if len(self._oid_values) >= _NAME_CACHE_MAX:
-            self._oid_values.clear()
-        self._oid_values[value] = found
+        if len(value) <= _CACHED_ARCS_MAX:
+            if len(self._oid_values) >= _NAME_CACHE_MAX:
+                self._oid_values.clear()
+            self._oid_values[value] = found
         return found
 
     def _text_of(self, raw: bytes) -> str:

@@ -358,6 +358,18 @@ def test_oid_cache_is_bounded() -> None:
     assert len(ber._OID_CACHE) <= ber._OID_CACHE_MAX
 
 
+def test_long_oids_are_decoded_but_not_cached() -> None:
+    ber._OID_CACHE.clear()
+    arcs = bytes.fromhex("2b06010401") + bytes(range(1, 100))  # 104 octets
+    vb = tlv(0x30, tlv(0x06, arcs) + tlv(0x06, arcs))
+    msg = tlv(0x30, tlv(0x02, b"\x01") + tlv(0x04, b"public") + tlv(0xA7, (
+        tlv(0x02, b"\x01") + tlv(0x02, b"\x00") + tlv(0x02, b"\x00") + tlv(0x30, vb))))
+    trap = ber.decode(msg)
+    assert trap is not None
+    assert trap.varbinds[0].oid == trap.varbinds[0].value == (1, 3, 6, 1, 4, 1, *range(1, 100))
+    assert not ber._OID_CACHE
+
+
 @given(st.sampled_from(["v2trap", "inform"]), st.integers(-(2**31), 2**31 - 1),
        st.binary(max_size=8))
 def test_fast_v2c_constructor_builds_the_dataclass(pdu: str, request_id: int,

@@ -201,3 +201,15 @@ def test_quoting_whitespace_test_is_str_isspace() -> None:
     )
     for text in ["", "a", "a b", "a\u00a0b", "a\u2028", 'q"q x']:
         assert normalize._quoted(text) == reference._quoted(text)
+
+
+def test_huge_oids_are_rendered_but_not_cached(mib_names: MibNames) -> None:
+    huge = (1, 3, 6, 1, 4, 1, *range(200))
+    trap = DecodedTrap(version=1, pdu=PDU_V2_TRAP, request_id=1, community=b"public", varbinds=(
+        VarBind(normalize.SNMP_TRAP_OID, OID, huge),
+        VarBind(huge, OID, huge),
+    ))  # fmt: skip
+    ref, fast = reference.Normalizer(mib_names), normalize.Normalizer(mib_names)
+    assert _outcome(fast, trap, ("192.0.2.1", 1)) == _outcome(ref, trap, ("192.0.2.1", 1))
+    assert huge not in fast._plans and huge not in fast._traps and huge not in fast._oid_values
+    assert huge not in mib_names._names
