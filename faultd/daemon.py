@@ -139,7 +139,8 @@ class Daemon:
             self.journal = IntakeJournal(
                 config.spill_directory / "journal", clock=self.clock, fsync=config.spill.fsync,
                 on_error=lambda exc: log.error("journal write failed (%s): events flow on, "
-                                               "but a crash now would lose them", exc))
+                                               "but a crash now would lose them", exc),
+                background_sync=self._sync_in_thread)
             self.dispatcher.on_settled = self.journal.settle
         self.accumulator = Accumulator(
             config.accumulator, clock=self.clock, emit=self.dispatcher.submit,
@@ -181,6 +182,15 @@ class Daemon:
         self.notifier.ready(self._status_line())
         log.info("faultd %s ready: %s", __version__, ", ".join(
             f"{name} on {listen}" for name, (listen, _) in self._udp.items()) or "no listeners")
+
+    def _sync_in_thread(self, fd: int) -> None:
+        """fdatasync on a worker thread: a busy disk must not stall receiving."""
+
+        def sync() -> None:
+            with contextlib.suppress(OSError):  # the segment may be closed meanwhile
+                os.fdatasync(fd)
+
+        self.loop.run_in_executor(None, sync)
 
     def _recover_journal(self) -> None:
         """Offer again what a previous run had queued but not settled (it crashed)."""
@@ -295,7 +305,7 @@ class Daemon:
         """Once a second: spill gauges, and the fsync that `fsync: interval` owes an idle store."""
         while not self.stop_event.is_set():
             if self.config.spill.fsync == "interval":
-                self.spill.flush()
+                await asyncio.to_thread(self.spill.flush)  # never an fsync on the loop
             stats = self.spill.stats()
             self.metrics.spill_bytes.set(stats.bytes)
             for lane, count in stats.segments.items():

@@ -58,8 +58,12 @@ class _Segment:
 class IntakeJournal:
     def __init__(self, directory: Path, *, clock: Clock, fsync: str = "interval",
                  segment_seconds: float = 2.0,
-                 on_error: Callable[[Exception], None] | None = None) -> None:
+                 on_error: Callable[[Exception], None] | None = None,
+                 background_sync: Callable[[int], None] | None = None) -> None:
+        """`background_sync(fd)` runs the once-a-second `interval` fdatasync off the
+        event loop (the daemon hands it to a thread); without it, it runs inline."""
         self.directory = directory
+        self._background_sync = background_sync
         self._clock = clock
         self._fsync = fsync
         self._segment_seconds = segment_seconds
@@ -101,10 +105,14 @@ class IntakeJournal:
         try:
             write_all(segment.fd, [encode_header(b"", payload, len(events), time.time()),
                                    payload])
-            if self._fsync == "always" or (
-                    self._fsync == "interval" and self._clock.monotonic() - self._last_sync >= 1):
+            if self._fsync == "always":
                 os.fdatasync(segment.fd)
+            elif self._fsync == "interval" and self._clock.monotonic() - self._last_sync >= 1:
                 self._last_sync = self._clock.monotonic()
+                if self._background_sync is not None:
+                    self._background_sync(segment.fd)  # a slow disk must not stall the loop
+                else:
+                    os.fdatasync(segment.fd)
         except OSError as exc:  # disk full: the events still flow; only crash safety is lost
             if not self.failed and self._on_error is not None:
                 self._on_error(exc)
