@@ -220,6 +220,7 @@ def register_replay(sub: SubParsers) -> None:
 def cmd_correlate(args: argparse.Namespace) -> int:
     import signal
 
+    from faultd.config import parse_hostport
     from faultd.correlate import PolicyError
     from faultd.correlate.service import serve_correlator
     from faultd.daemon import policy_path
@@ -230,6 +231,11 @@ def cmd_correlate(args: argparse.Namespace) -> int:
     setup_logging(config.logging.level, config.logging.format)
     policy = Path(args.policy) if args.policy else policy_path(config, config_path)
     listen = args.listen or config.correlation.listen
+    try:
+        parse_hostport(listen)
+    except ValueError as exc:
+        print(f"error: --listen: {exc}", file=sys.stderr)
+        return 1
 
     async def main() -> int:
         stop = asyncio.Event()

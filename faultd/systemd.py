@@ -246,16 +246,6 @@ def listen_fds(*, unset_environment: bool = True) -> list[socket.socket]:
     return sockets
 
 
-def split_hostport(listen: str) -> tuple[str, int]:
-    """``"0.0.0.0:162"`` / ``"[::]:162"`` / ``":514"`` -> (host, port)."""
-    host, sep, port = listen.rpartition(":")
-    if not sep:
-        raise ValueError(f"{listen!r}: expected host:port")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host, int(port)
-
-
 def _candidate_addresses(
     host: str, port: int, kind: int
 ) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:

@@ -371,14 +371,6 @@ def test_match_socket_wildcards_and_dual_stack() -> None:
         assert fsd.match_socket(socks, "no-such-host.invalid", port) is None
 
 
-def test_split_hostport() -> None:
-    assert fsd.split_hostport("0.0.0.0:162") == ("0.0.0.0", 162)
-    assert fsd.split_hostport("[::]:514") == ("::", 514)
-    assert fsd.split_hostport(":514") == ("", 514)
-    with pytest.raises(ValueError):
-        fsd.split_hostport("514")
-
-
 # ------------------------------------------------------------------------- journal
 
 

@@ -16,19 +16,12 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from faultd.config import parse_hostport
 from faultd.correlate.tickets import TicketChange, TicketLog, encode
 from faultd.correlate.web import make_app
 from faultd.correlate.worker import AsyncCorrelator
 
 log = logging.getLogger("faultd.correlate")
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """'host:port' or '[v6]:port' → (host, port); raises ValueError."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"listen address must be host:port, got {listen!r}")
-    return host.strip("[]") or "0.0.0.0", int(port)
 
 
 class ChangeSink:
@@ -70,7 +63,7 @@ async def serve_correlator(
     policy_path: Path, listen: str, state_directory: Path, stop: asyncio.Event
 ) -> None:
     """Serve the correlator until `stop` is set (raises PolicyError on a bad policy)."""
-    host, port = parse_listen(listen)
+    host, port = parse_hostport(listen)
     correlator = AsyncCorrelator(policy_path, state_directory, mode="process")
     await correlator.start()
     ticket_log = TicketLog.under(state_directory)
