@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 from aiohttp import web
+from prometheus_client import Counter
 
 from faultd import __version__, systemd
 from faultd.accumulator import Accumulator
@@ -58,6 +59,13 @@ log = logging.getLogger("faultd")
 
 MEMORY_CHECK_SECONDS = 0.1
 GAUGE_REFRESH_SECONDS = 1.0
+
+
+def catch_up(counter: Counter, total: float) -> None:
+    """Raise a counter to a cumulative total kept elsewhere (the spill store's)."""
+    behind = total - counter._value.get()
+    if behind > 0:
+        counter.inc(behind)
 
 
 def policy_path(config: Config, config_path: Path) -> Path:
@@ -311,13 +319,8 @@ class Daemon:
             for lane, count in stats.segments.items():
                 self.metrics.spill_segments.labels(lane).set(count)
             self.metrics.spill_oldest_age.set(stats.oldest_age or 0.0)
-            corrupt = stats.corrupt_records - self.metrics.spill_corrupt._value.get()
-            if corrupt > 0:
-                self.metrics.spill_corrupt.inc(corrupt)
-            evicted_metric = self.metrics.dropped["spill_evicted"]  # events lost to the size cap
-            evicted = stats.evicted_events - evicted_metric._value.get()
-            if evicted > 0:
-                evicted_metric.inc(evicted)
+            catch_up(self.metrics.spill_corrupt, stats.corrupt_records)
+            catch_up(self.metrics.dropped["spill_evicted"], stats.evicted_events)  # size cap
             await asyncio.sleep(GAUGE_REFRESH_SECONDS)
 
     def _status_line(self) -> str:

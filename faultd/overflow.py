@@ -16,6 +16,7 @@ from faultd.clock import Clock, Timer
 from faultd.event import LANE_CRITICAL, LANE_STANDARD, Batch, FaultEvent, new_id
 from faultd.observe.metrics import Metrics
 from faultd.observe.quietlog import QuietLogger
+from faultd.spill.model import drop_reason
 
 log = logging.getLogger("faultd.overflow")
 quiet = QuietLogger(log)
@@ -63,7 +64,7 @@ class OverflowSpiller:
         try:
             self._append(batch)
         except Exception as exc:  # disk full / cap: count every event as lost, loudly
-            reason = "disk_full" if "DiskFull" in type(exc).__name__ else "spill_failed"
+            reason = drop_reason(exc)
             self._metrics.dropped[reason].inc(len(events))
             quiet.error(f"overflow:{reason}", "queue overflow could not be spilled, %d events "
                         "lost: %s", len(events), exc)

@@ -32,7 +32,7 @@ from faultd.dispatch.sinks import Outcome, Sink
 from faultd.event import LANE_CRITICAL, LANE_STANDARD, Batch, encode_batch
 from faultd.observe.metrics import Metrics
 from faultd.observe.quietlog import QuietLogger
-from faultd.spill.model import SpilledBatch
+from faultd.spill.model import SpilledBatch, drop_reason
 from faultd.spill.store import SpillStore
 
 log = logging.getLogger("faultd.dispatch")
@@ -190,7 +190,7 @@ class Dispatcher:
         try:
             self.spill.append(batch)
         except Exception as exc:  # SpillFull, SpillDiskFull, OSError: counted, loud, not fatal
-            reason = "disk_full" if "DiskFull" in type(exc).__name__ else "spill_failed"
+            reason = drop_reason(exc)
             quiet.error(f"spill:{reason}", "cannot spill batch %s (%d events, %s): %s",
                         batch.batch_id, batch.event_count, batch.lane, exc)
             self._metrics.dropped[reason].inc(batch.event_count)

@@ -23,6 +23,11 @@ class SpillDiskFull(SpillError):
         self.errno = err
 
 
+def drop_reason(exc: BaseException) -> str:
+    """The faultd_events_dropped_total reason for events a failed spill write loses."""
+    return "disk_full" if isinstance(exc, SpillDiskFull) else "spill_failed"
+
+
 @dataclass(frozen=True, slots=True)
 class SpillRef:
     """Identifies one spilled record for `ack`."""
