@@ -25,6 +25,11 @@ OutcomeKind = Literal["ok", "retry", "reject"]
 _RETRY_4XX = frozenset({408, 425, 429})
 
 
+def retryable_status(status: int) -> bool:
+    """A non-2xx answer worth retrying: 408/425/429 and every 5xx (DESIGN.md)."""
+    return status in _RETRY_4XX or status >= 500
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     kind: OutcomeKind
@@ -85,7 +90,7 @@ class HttpSink:
                     await response.read()
                     return Outcome("ok", status)
                 text = (await response.text(errors="replace"))[:500]
-                if status in _RETRY_4XX or status >= 500:
+                if retryable_status(status):
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     return Outcome("retry", status, retry_after, text)
                 return Outcome("reject", status, None, text)

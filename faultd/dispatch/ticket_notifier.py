@@ -25,6 +25,7 @@ from faultd.config import CorrelationConfig
 from faultd.correlate.tickets import TicketChange, decode_change, encode
 from faultd.dispatch.backoff import full_jitter, parse_retry_after
 from faultd.dispatch.ratelimit import TokenBucket
+from faultd.dispatch.sinks import retryable_status
 from faultd.observe.quietlog import QuietLogger
 
 log = logging.getLogger("faultd.tickets")
@@ -114,7 +115,7 @@ class TicketNotifier:
                     if 200 <= resp.status < 300:
                         self.delivered += 1
                         return
-                    if resp.status < 500 and resp.status not in (408, 425, 429):
+                    if not retryable_status(resp.status):
                         log.error("webhook %s refused ticket change %s (HTTP %d): %s", hook.url,
                                   change.change_id, resp.status, (await resp.text())[:300])
                         return
