@@ -36,6 +36,7 @@ from faultd.config_secrets import secret_file_warnings
 from faultd.dispatch.dispatcher import Dispatcher
 from faultd.dispatch.sinks import FileSink, HttpSink, Sink
 from faultd.intake import Intake
+from faultd.observe.fastmetrics import FastChild
 from faultd.observe.http import ObservabilityServer
 from faultd.observe.logsetup import setup_logging
 from faultd.observe.looplag import probe_loop_lag
@@ -61,9 +62,10 @@ MEMORY_CHECK_SECONDS = 0.1
 GAUGE_REFRESH_SECONDS = 1.0
 
 
-def catch_up(counter: Counter, total: float) -> None:
+def catch_up(counter: Counter | FastChild, total: float) -> None:
     """Raise a counter to a cumulative total kept elsewhere (the spill store's)."""
-    behind = total - counter._value.get()
+    current = counter.value if isinstance(counter, FastChild) else counter._value.get()
+    behind = total - current
     if behind > 0:
         counter.inc(behind)
 

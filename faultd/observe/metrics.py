@@ -2,8 +2,10 @@
 
 Each daemon owns one `Metrics` with its own registry (so tests can run several
 in one process).  Hot paths take pre-bound label children (e.g.
-`metrics.received["syslog"]`) so an increment costs one locked add, not a
-label lookup.  Label values are bounded sets: never node_id.
+`metrics.received["syslog"]`) so an increment is not a label lookup; the
+per-message families (received, accepted, dropped, parse errors, SNMP refusals,
+folded, queue depth) are `faultd.observe.fastmetrics` types whose children are
+plain numbers (event loop thread only).  Label values are bounded sets: never node_id.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from prometheus_client import (
 )
 
 from faultd.event import LANE_CRITICAL, LANE_STANDARD, SEVERITIES
+from faultd.observe.fastmetrics import FastCounter, FastGauge
 
 SOURCES = ("syslog", "snmp")
 DROP_REASONS = (
@@ -43,24 +46,24 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
-        self.events_received = Counter(
+        self.events_received = FastCounter(
             "faultd_events_received_total", "Datagrams/messages read, by source", ["source"],
             registry=r)
-        self.events_accepted = Counter(
+        self.events_accepted = FastCounter(
             "faultd_events_accepted_total", "Events normalised and handed to the accumulator",
             ["source"], registry=r)
-        self.events_dropped = Counter(
+        self.events_dropped = FastCounter(
             "faultd_events_dropped_total", "Events lost on purpose, by reason", ["reason"],
             registry=r)
-        self.parse_errors = Counter(
+        self.parse_errors = FastCounter(
             "faultd_parse_errors_total", "Input that could not be parsed", ["source"], registry=r)
-        self.snmp_rejected = Counter(
+        self.snmp_rejected = FastCounter(
             "faultd_snmp_rejected_total", "Traps refused (auth, community, source...)", ["reason"],
             registry=r)
-        self.events_folded = Counter(
+        self.events_folded = FastCounter(
             "faultd_events_folded_total", "Duplicates folded into an earlier event in its window",
             ["tier"], registry=r)
-        self.queue_depth = Gauge(
+        self.queue_depth = FastGauge(
             "faultd_queue_depth", "Events waiting in the accumulator, by severity", ["priority"],
             registry=r)
         self.window_seconds = Gauge(

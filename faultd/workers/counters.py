@@ -9,8 +9,7 @@ counter stays with the main process, which counts events as they arrive.
 
 from __future__ import annotations
 
-from prometheus_client import Counter
-
+from faultd.observe.fastmetrics import FastCounter
 from faultd.observe.metrics import Metrics
 
 FORWARDED = ("events_received", "parse_errors", "snmp_rejected", "events_dropped")
@@ -20,7 +19,7 @@ def snapshot(metrics: Metrics) -> list[tuple[str, str, float]]:
     """(attribute, label value, cumulative value) for every forwarded counter child."""
     out: list[tuple[str, str, float]] = []
     for attribute in FORWARDED:
-        counter: Counter = getattr(metrics, attribute)
+        counter: FastCounter = getattr(metrics, attribute)
         for family in counter.collect():
             for sample in family.samples:
                 if sample.name.endswith("_total") and len(sample.labels) == 1:
@@ -43,7 +42,7 @@ class CounterMerger:
             delta = value - self._last.get(key, 0.0)
             self._last[key] = value
             if delta > 0:
-                counter: Counter = getattr(self._metrics, attribute)
+                counter: FastCounter = getattr(self._metrics, attribute)
                 counter.labels(label).inc(delta)
 
     def forget(self, worker: int) -> None:
