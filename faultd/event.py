@@ -122,7 +122,7 @@ def new_id() -> str:
     under the GIL) and across processes with overwhelming probability; ordered
     by millisecond, which is what "time-ordered" needs.  It runs per event, so the
     timestamp part is formatted once per millisecond and rand_a comes from a
-    table: ~0.9 us.  A thread racing on the cached head still gets a valid id
+    table, and the 64-bit tail is hexed in one C call: ~0.7 us.  A thread racing on the cached head still gets a valid id
     of its own millisecond or the neighbouring one.
     """
     global _id_head
@@ -132,6 +132,6 @@ def new_id() -> str:
     if head[0] != ms:
         h = "%012x" % (ms & 0xFFFF_FFFF_FFFF)
         head = _id_head = (ms, f"{h[:8]}-{h[8:]}-7")
-    tail = ((_ID_BASE + n) & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
-    return "%s%s%04x-%012x" % (  # noqa: UP031 - fastest
-        head[1], _RAND_A[n & 0xFFF], tail >> 48, tail & 0xFFFF_FFFF_FFFF)
+    # variant + rand_b as 16 hex digits in one C call: "vvvv" + "-" + the other 12.
+    tail = (((_ID_BASE + n) & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000).to_bytes(8).hex()
+    return f"{head[1]}{_RAND_A[n & 0xFFF]}{tail[:4]}-{tail[4:]}"
