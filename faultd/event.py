@@ -121,9 +121,10 @@ def new_id() -> str:
     counter).  Unique within a process by construction (the counter is atomic
     under the GIL) and across processes with overwhelming probability; ordered
     by millisecond, which is what "time-ordered" needs.  It runs per event, so the
-    timestamp part is formatted once per millisecond and rand_a comes from a
-    table, and the 64-bit tail is hexed in one C call: ~0.7 us.  A thread racing on the cached head still gets a valid id
-    of its own millisecond or the neighbouring one.
+    timestamp part is formatted once per millisecond, rand_a comes from a table
+    and the 64-bit tail is hexed in one C call: ~0.7 us.  A thread racing on the
+    cached head still gets a valid id of its own millisecond or the neighbouring
+    one.
     """
     global _id_head
     n = next(_ID_COUNTER)
