@@ -14,6 +14,10 @@ is classified (fault-code table, rules, clear pairing) and applied:
 Changes are coalesced per ticket and emitted as `TicketChange` records (see
 `emit.py`); all state the batch touched is written in one SQLite transaction
 with the batch id (a batch seen before is acknowledged without re-applying).
+The transaction runs on the store's writer thread (`writer.py`): `submit(batch)`
+returns once the batch is decided, with a `Pending` result that is done when
+the batch is durable, so the caller may evaluate the next batch meanwhile;
+`evaluate(batch)` is `submit(batch).result()`.
 Nothing in the hot loop touches SQL: ancestors are precomputed, lookups are dict
 hits.  Every ``retention.prune_every_batches`` batches finished tickets and old
 batch ids are pruned from the store.  `reload(policy)` swaps the policy between
@@ -28,6 +32,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from faultd.correlate.emit import EvaluationResult, SeenBatches, close_batch
 from faultd.correlate.grouping import Grouping
@@ -39,6 +44,7 @@ from faultd.correlate.state import Fault, FaultKey, Ticket, restore
 from faultd.correlate.store import TicketStore, db_path
 from faultd.correlate.tickets import TicketView
 from faultd.correlate.topology import Topology
+from faultd.correlate.writer import Job, Pending, StoreFailed, StoreWriter
 from faultd.event import Batch, FaultEvent
 
 __all__ = ["CorrelationEngine", "EvaluationResult"]
@@ -71,9 +77,12 @@ class CorrelationEngine:
         self._dirty_faults: dict[Fault, None] = {}
         self._result = EvaluationResult(batch_id="")
         self._use(policy)
+        self._writer: StoreWriter | None = None
+        self._job: Job[Any] | None = None  # the last batch's store write
         if store is not None:
             self._load(store)
             self.prune()
+            self._writer = StoreWriter(store)
 
     @classmethod
     def open(
@@ -128,6 +137,9 @@ class CorrelationEngine:
             self._grouping.restore(t)
 
     def close(self) -> None:
+        """Write what is queued, then close the store."""
+        if self._writer is not None:
+            self._writer.close()
         if self._store is not None:
             self._store.close()
 
@@ -138,21 +150,32 @@ class CorrelationEngine:
         return [t.view(t.symptom_views(self._max_listed)) for t in self._open.values()]
 
     def evaluate(self, batch: Batch) -> EvaluationResult:
-        """Apply one batch; idempotent on batch_id."""
+        """Apply one batch; idempotent on batch_id.  Returns once the batch is durable."""
+        return self.submit(batch).result()
+
+    def submit(self, batch: Batch) -> Pending[EvaluationResult]:
+        """Apply one batch in memory and queue its transaction; the result may be handed
+        out (the batch acknowledged) once `Pending` is done.  Raises `StoreFailed` after a
+        failed commit: the engine is then ahead of its store and must be reopened."""
+        writer = self._writer
+        if writer is not None and writer.failed is not None:
+            raise StoreFailed(f"an earlier commit failed: {writer.failed!r}") from writer.failed
         res = self._seen.get(batch.batch_id)
-        if res is not None:
-            return res
+        if res is not None:  # its first application may still be on its way to disk
+            return Pending(res, None if writer is None else writer.barrier())
         # The cyclic GC would run full passes over the large, long-lived engine state every
         # few thousand allocations.  Finished tickets have their cycles broken (retire), so
         # it is paused for the batch and the young generation is collected once after it.
         gc_was_enabled = gc.isenabled()
         gc.disable()
+        self._job = None
         try:
-            return self._apply(batch)
+            res = self._apply(batch)
         finally:
             if gc_was_enabled:
                 gc.enable()
                 gc.collect(0)
+        return Pending(res, self._job)
 
     def _apply(self, batch: Batch) -> EvaluationResult:
         self._now = self._clock()
@@ -391,12 +414,19 @@ class CorrelationEngine:
         summary = self._seen.add(res)
         self._dirty = {}
         self._dirty_faults = {}
-        if store is not None:
+        writer = self._writer
+        if writer is not None:
             meta = {"next_fid": str(self._next_fid), "watermark": repr(self._watermark)}
-            store.commit_batch(res.batch_id, self._now, summary, ticket_rows, fault_rows, meta)
+            self._job = writer.submit(
+                res.batch_id, self._now, summary, ticket_rows, fault_rows, meta
+            )
             self._since_prune += 1
             if self._since_prune >= self.policy.retention.prune_every_batches:
-                self.prune()
+                self._since_prune = 0
+                now, retention = self._clock(), self.policy.retention
+                # after the batch's commit, on the writer thread; the batch is acknowledged
+                # once both are done (a failed prune fails the acknowledgement, as before)
+                self._job = writer.call(lambda s: s.prune(now, retention))
 
     def prune(self) -> tuple[int, int]:
         """Delete finished tickets and batch ids past their retention (wall clock);
@@ -404,4 +434,7 @@ class CorrelationEngine:
         self._since_prune = 0
         if self._store is None:
             return 0, 0
-        return self._store.prune(self._clock(), self.policy.retention)
+        now, retention = self._clock(), self.policy.retention
+        if self._writer is None:  # opening: the writer thread does not run yet
+            return self._store.prune(now, retention)
+        return self._writer.call(lambda s: s.prune(now, retention)).wait()

@@ -1,6 +1,7 @@
 """SQLite persistence of correlation state under the state directory.
 
-One writer (`TicketStore`, owned by the engine) and any number of readers
+One writer (`TicketStore`, owned by the engine, written on its writer thread:
+`writer.py`) and any number of readers
 (`reader.TicketReader`, used by the NOC view, possibly in another process).  WAL mode
 lets readers see the last committed batch while the writer works.  Everything a
 batch changed is written in one transaction together with the batch id, so a
@@ -214,6 +215,10 @@ class TicketStore:
         self._db.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")
         self._migrate()
         self._ckpt = Checkpointer(path) if background_checkpoints else None
+        # batch-id lookups come from the evaluating thread while the writer thread
+        # (writer.py) commits on `_db`: they read the last committed state on their own
+        # connection (a batch not committed yet is found in memory, emit.SeenBatches)
+        self._lookup = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
 
     def _migrate(self) -> None:
         db = self._db
@@ -251,7 +256,7 @@ class TicketStore:
 
     def batch_summary(self, batch_id: str) -> bytes | None:
         """The stored summary of a batch seen before, else None."""
-        row = self._db.execute(
+        row = self._lookup.execute(
             "SELECT summary FROM batches WHERE batch_id = ?", (batch_id,)
         ).fetchone()
         return bytes(row[0]) if row else None
@@ -340,4 +345,5 @@ class TicketStore:
     def close(self) -> None:
         if self._ckpt is not None:
             self._ckpt.close()
+        self._lookup.close()
         self._db.close()

@@ -4,6 +4,15 @@ Design (single writer): exactly one engine exists, inside one worker; batches
 are sent to it one at a time through `loop.run_in_executor`, so evaluation is
 serial and deterministic and the SQLite store has one writer.
 
+Acknowledgement: `evaluate` returns a batch's result only once the batch is
+durable.  Evaluation and the store's transaction are pipelined across
+concurrent callers: the worker is released as soon as a batch is decided
+(`engine.submit`), so the next caller's batch is evaluated while the previous
+one commits on the store's writer thread (`writer.py`); each caller then waits
+for its own batch's commit.  Commits finish in submission order, so results are
+handed out in that order.  After a failed commit every later batch fails too
+(`StoreFailed`) until the worker is restarted from the store.
+
 - ``mode="process"`` (default): a one-process `ProcessPoolExecutor` (spawn
   context: the daemon's threads and uvloop must not be forked) builds the engine
   in its initializer; batches travel as faultd.batch/v1 JSON and results come
@@ -23,6 +32,7 @@ between two batches; open tickets are kept (see `CorrelationEngine.reload`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import signal
 import time
@@ -37,9 +47,13 @@ from faultd.correlate.engine import CorrelationEngine, EvaluationResult
 from faultd.correlate.policy import Policy, load_policy
 from faultd.correlate.reader import TicketReader
 from faultd.correlate.store import db_path
+from faultd.correlate.writer import Pending
 from faultd.event import Batch, decode_batch, encode_batch
 
 _engine: CorrelationEngine | None = None
+_inflight: dict[int, Pending[EvaluationResult]] = {}  # submitted, not yet known durable
+_seq = 0
+_durable = 0  # every batch up to this sequence number is durable
 _result_encoder = msgspec.msgpack.Encoder()
 _result_decoder = msgspec.msgpack.Decoder(EvaluationResult)
 
@@ -54,9 +68,47 @@ def _init_worker(policy_path: str, state_directory: str, clock: Callable[[], flo
     _engine = CorrelationEngine.open(Path(policy_path), Path(state_directory), clock=clock)
 
 
-def _evaluate_in_worker(data: bytes) -> bytes:
+def _advance() -> int:
+    """Move the durable mark past the finished, successful commits (in order)."""
+    global _durable
+    while _inflight:
+        seq = next(iter(_inflight))
+        p = _inflight[seq]
+        if not p.done():
+            break
+        p.result()  # raises a failed commit's error; the entry stays for its waiter
+        del _inflight[seq]
+        _durable = seq
+    if not _inflight:
+        _durable = _seq
+    return _durable
+
+
+def _submit_in_worker(data: bytes) -> tuple[int, bytes, int]:
+    """Decide a batch; returns (its sequence number, its result, the durable mark)."""
+    global _seq
     assert _engine is not None, "worker not initialised"
-    return _result_encoder.encode(_engine.evaluate(decode_batch(data)))
+    pending = _engine.submit(decode_batch(data))
+    _seq += 1
+    _inflight[_seq] = pending
+    out = _result_encoder.encode(pending.value)
+    try:
+        durable = _advance()
+    except Exception:  # an earlier batch failed: its own waiter reports it
+        durable = _durable
+    return _seq, out, durable
+
+
+def _wait_in_worker(seq: int) -> int:
+    """Wait until batch `seq` is durable (raises its commit's error); returns the mark."""
+    for s in list(_inflight):
+        if s > seq:
+            break
+        _inflight[s].result()
+        del _inflight[s]
+    with contextlib.suppress(Exception):  # a later batch failed: its own waiter reports it
+        _advance()
+    return max(_durable, seq)
 
 
 def _reload_in_worker(policy: Policy) -> None:
@@ -70,9 +122,52 @@ def _ping() -> bool:
 
 def _close_worker() -> None:
     global _engine
+    _inflight.clear()
     if _engine is not None:
         _engine.close()
         _engine = None
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class _Turns:
+    """Results are handed out in the order their batches were submitted (a caller whose
+    batch is durable early waits for the callers before it), so ticket changes reach
+    the ticket log and webhooks in the order they were decided."""
+
+    def __init__(self) -> None:
+        self._issued = 0
+        self._next = 0
+        self._finished: set[int] = set()
+        self._waiters: dict[int, asyncio.Future[None]] = {}
+
+    def take(self) -> int:
+        turn = self._issued
+        self._issued += 1
+        return turn
+
+    async def wait(self, turn: int) -> None:
+        if turn == self._next:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[turn] = fut
+        try:
+            await fut
+        finally:
+            self._waiters.pop(turn, None)
+
+    def finish(self, turn: int) -> None:
+        """`turn` is over (handed out, failed or cancelled): wake the next one."""
+        self._finished.add(turn)
+        while self._next in self._finished:
+            self._finished.discard(self._next)
+            self._next += 1
+        fut = self._waiters.get(self._next)
+        if fut is not None:
+            _resolve(fut)
 
 
 class AsyncCorrelator:
@@ -94,11 +189,15 @@ class AsyncCorrelator:
         self._executor: Executor | None = None
         self._engine: CorrelationEngine | None = None  # thread mode only
         self._lock = asyncio.Lock()
+        self._durable = 0  # process mode: the worker's last reported durable mark
+        self._turns = _Turns()
         self.reader: TicketReader | None = None
 
     async def start(self) -> None:
         """Start the worker and load the persisted state."""
         loop = asyncio.get_running_loop()
+        self._durable = 0  # a new worker numbers its batches from 1
+        self._turns = _Turns()
         if self.mode == "process":
             self._executor = ProcessPoolExecutor(
                 max_workers=1,
@@ -118,16 +217,54 @@ class AsyncCorrelator:
         self.reader = TicketReader(db_path(self.state_directory))
 
     async def evaluate(self, batch: Batch) -> EvaluationResult:
-        """Evaluate one batch in the worker (batches are applied one at a time)."""
+        """Evaluate one batch in the worker (batches are applied one at a time); returns
+        once the batch is durable (see the module docstring)."""
         if self._executor is None:
             raise RuntimeError("AsyncCorrelator not started")
+        turns = self._turns
+        turn = turns.take()
+        try:
+            if self._engine is not None:
+                result = await self._evaluate_in_thread(self._engine, batch)
+            else:
+                result = await self._evaluate_in_process(self._executor, batch)
+            await turns.wait(turn)  # hand results out in submission order
+            return result
+        finally:
+            turns.finish(turn)
+
+    async def _evaluate_in_thread(
+        self, engine: CorrelationEngine, batch: Batch
+    ) -> EvaluationResult:
         loop = asyncio.get_running_loop()
         async with self._lock:
-            if self._engine is not None:
-                return await loop.run_in_executor(self._executor, self._engine.evaluate, batch)
-            data = await loop.run_in_executor(
-                self._executor, _evaluate_in_worker, encode_batch(batch)
+            pending = await loop.run_in_executor(self._executor, engine.submit, batch)
+        if not pending.done():
+            done: asyncio.Future[None] = loop.create_future()
+
+            def wake(_p: Pending[EvaluationResult]) -> None:
+                loop.call_soon_threadsafe(_resolve, done)
+
+            pending.add_done_callback(wake)
+            await done
+        return pending.result()
+
+    async def _evaluate_in_process(self, executor: Executor, batch: Batch) -> EvaluationResult:
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            seq, data, durable = await loop.run_in_executor(
+                executor, _submit_in_worker, encode_batch(batch)
             )
+            self._durable = max(self._durable, durable)
+        while True:  # a later caller's submit may report it durable first
+            if self._executor is not executor:  # restarted: its marks count anew
+                raise RuntimeError("correlator worker restarted before the batch was durable")
+            if self._durable >= seq:
+                break
+            async with self._lock:
+                if self._executor is executor and self._durable < seq:
+                    durable = await loop.run_in_executor(executor, _wait_in_worker, seq)
+                    self._durable = max(self._durable, durable)
         return _result_decoder.decode(data)
 
     async def reload(self, policy_path: Path) -> None:
