@@ -35,6 +35,7 @@ from faultd.config import Config, ConfigError, changed_sections, load_config, pa
 from faultd.config_secrets import secret_file_warnings
 from faultd.dispatch.dispatcher import Dispatcher
 from faultd.dispatch.sinks import FileSink, HttpSink, Sink
+from faultd.gcpolicy import settle_heap
 from faultd.intake import Intake
 from faultd.observe.fastmetrics import FastChild
 from faultd.observe.http import ObservabilityServer
@@ -188,6 +189,8 @@ class Daemon:
         ):
             self._tasks.append(asyncio.create_task(coro, name=name))
         self.notifier.set_status_provider(self._status_line)
+        frozen = settle_heap()  # startup objects out of every later full GC pass
+        log.debug("gc: %d startup objects frozen", frozen)
         self.ready = True
         self.notifier.ready(self._status_line())
         log.info("faultd %s ready: %s", __version__, ", ".join(
@@ -387,6 +390,7 @@ class Daemon:
             self.notifier.ready(self._status_line())
             return False
         self.generation += 1
+        settle_heap()  # what the old config held is collected, the new one frozen
         self.metrics.config_generation.set(self.generation)
         self.metrics.config_reload_success.set(1 if complete else 0)
         self.notifier.ready(self._status_line())

@@ -19,6 +19,7 @@ import socket
 from pathlib import Path
 
 from faultd.config import Config, load_config
+from faultd.gcpolicy import settle_heap
 from faultd.intake import Intake
 from faultd.observe.logsetup import setup_logging
 from faultd.observe.metrics import Metrics
@@ -65,6 +66,7 @@ async def _serve(config: Config, index: int, uplink_fd: int) -> int:
             "snmp", bind_udp(config.snmp.listen, reuse_port=True), snmp.on_datagram)
         snmp.protocol = protocol
         sources.append(protocol)
+    settle_heap()  # startup objects out of every later full GC pass
     uplink.send_counters(snapshot(metrics))  # first report = listeners bound
     while not stop.is_set():
         try:
