@@ -9,6 +9,10 @@ STAMP    := $(VENV)/.installed
 SYSSTAMP := $(VENV)/.system-deps
 CONFIG   ?= etc/faultd.yaml
 PYTEST_ARGS ?=
+# Compiled (mypyc) builds of the per-message modules, rebuilt when any faultd
+# source changes and used only while they match the sources (faultd/native.py).
+NATIVE   := faultd/_native/manifest.json
+SOURCES  := $(shell find faultd -name '*.py' -not -path 'faultd/_native/*')
 
 # Debian packages: net-snmp clients and snmptrapd (tests and bench peer),
 # util-linux logger, systemd-analyze, build headers for systemd-python,
@@ -18,7 +22,7 @@ APT_PACKAGES := snmp snmptrapd bsdutils systemd libsystemd-dev pkg-config gcc \
                 python3-dev python3-venv prometheus rsyslog lintian rpm iproute2 \
                 chromium
 
-.PHONY: all run test lint unit bench fuzz soak deps system-deps clean deb rpm package-test
+.PHONY: all run test lint unit bench fuzz soak deps native system-deps clean deb rpm package-test
 
 all: test
 
@@ -45,7 +49,13 @@ $(STAMP): pyproject.toml | $(SYSSTAMP)
 	$(BIN)/pip install -q -e '.[dev,systemd]'
 	@touch $@
 
-run: deps
+native: $(NATIVE)
+$(NATIVE): $(SOURCES) | $(STAMP)
+	@echo "native: compiling the per-message modules with mypyc (about a minute)"
+	@$(BIN)/python -m faultd.nativebuild || \
+	  echo "native: build failed, faultd runs as plain Python (same behaviour, slower)"
+
+run: deps native
 	@mkdir -p var/faultd
 	@echo "faultd: config $(CONFIG), state in ./var/faultd, batches -> var/faultd/sink/batches.jsonl"
 	FAULTD_STATE_DIRECTORY=$(CURDIR)/var/faultd $(BIN)/faultd run --config $(CONFIG)
@@ -54,13 +64,13 @@ lint: deps
 	$(BIN)/ruff check faultd tests bench
 	$(BIN)/mypy faultd
 
-unit: deps
+unit: deps native
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-test: deps lint
+test: deps native lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-bench: deps
+bench: deps native
 	$(BIN)/python bench/run_all.py
 
 fuzz: deps
@@ -81,5 +91,5 @@ package-test: deps
 	$(BIN)/pytest -q tests/packaging tests/test_systemd.py
 
 clean:
-	rm -rf $(VENV) var build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis \
+	rm -rf $(VENV) var build dist faultd/_native *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis \
 	       packaging/out

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from faultd import __version__
+from faultd import __version__, native
 from faultd.cli_tools import REGISTRARS, SubParsers
 
 Command = Callable[[argparse.Namespace], int]
@@ -61,6 +61,7 @@ def cmd_version(args: argparse.Namespace) -> int:
 
     print(f"faultd {__version__}")
     print(f"python {platform.python_version()} ({platform.python_implementation()})")
+    print(f"native modules: {native.state}")
     for name in ("uvloop", "pysnmp", "pysnmp-mibs", "aiohttp", "msgspec", "prometheus-client",
                  "systemd-python", "nats-py"):
         print(f"{name} {ver(name)}")

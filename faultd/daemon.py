@@ -28,7 +28,7 @@ import msgspec
 from aiohttp import web
 from prometheus_client import Counter
 
-from faultd import __version__, systemd
+from faultd import __version__, native, systemd
 from faultd.accumulator import Accumulator
 from faultd.clock import LoopClock
 from faultd.config import Config, ConfigError, changed_sections, load_config, parse_hostport
@@ -193,8 +193,9 @@ class Daemon:
         log.debug("gc: %d startup objects frozen", frozen)
         self.ready = True
         self.notifier.ready(self._status_line())
-        log.info("faultd %s ready: %s", __version__, ", ".join(
-            f"{name} on {listen}" for name, (listen, _) in self._udp.items()) or "no listeners")
+        log.info("faultd %s ready: %s; native modules %s", __version__, ", ".join(
+            f"{name} on {listen}" for name, (listen, _) in self._udp.items()) or "no listeners",
+            native.state)
 
     def _sync_in_thread(self, fd: int) -> None:
         """fdatasync on a worker thread: a busy disk must not stall receiving."""

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from faultd import native
 from support.daemon import DaemonProcess
 from support.endpoint import RecordingEndpoint
 
@@ -23,3 +24,7 @@ async def endpoint() -> AsyncIterator[RecordingEndpoint]:
     await ep.start()
     yield ep
     await ep.stop()
+
+
+def pytest_report_header() -> str:
+    return f"faultd native modules: {native.state}"
