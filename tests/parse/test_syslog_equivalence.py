@@ -1,7 +1,8 @@
 """The optimised syslog parser and normaliser agree with the frozen reference versions.
 
 tests/parse/syslog_reference.py and normalize_syslog_reference.py are the
-modules as they were before the hot-path work.  For every corpus line (as
+modules as they were before the hot-path work (syslog_vendors_reference.py the
+vendor table before its `%` rows were combined).  For every corpus line (as
 sent, with e2e's `seq=` suffix, without PRI, with other PRIs), and for
 hypothesis-generated lines built from syslog-shaped pieces (PRIs valid and
 invalid, sequence numbers, BSD / ISO / NX-OS stamps with zones, hosts, tags,
@@ -40,7 +41,10 @@ def _load(name: str) -> ModuleType:
 
 ref_parse = _load("syslog_reference")
 ref_normalize = _load("normalize_syslog_reference")
-ref_normalize.parse_syslog = ref_parse.parse_syslog  # the reference pipeline end to end
+ref_vendors = _load("syslog_vendors_reference")
+# the reference pipeline end to end: frozen parser and frozen (one-row-at-a-time) vendor table
+ref_normalize.parse_syslog = ref_parse.parse_syslog
+ref_normalize.build_vendor_table = ref_vendors.build_vendor_table
 
 CORPUS = HERE.parent / "data" / "syslog" / "vendor-lines.txt"
 LINES = [ln for ln in CORPUS.read_bytes().splitlines() if ln.strip()]
