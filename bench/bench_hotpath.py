@@ -5,7 +5,8 @@ config: one tier "*", 1 s window, 5,000 per batch; raw ring on; real
 prometheus Metrics) but without sockets, so each stage can be timed alone:
 
   trap:   ber.decode | SnmpReceiver.receive | SnmpIngest.on_datagram (+ intake + accumulator)
-  syslog: parse_syslog | SyslogNormalizer.normalize | SyslogIngest.on_message (+ ...)
+  syslog: parse_syslog | VendorTable.match (on the parsed MSG, TAG, MSGID) |
+          SyslogNormalizer.normalize | SyslogIngest.on_message (+ ...)
 
 Inputs are e2e's: net-snmp-encoded v2c linkDown traps made distinct by
 load.distinct_traps (nothing folds), and the vendor corpus made distinct by a
@@ -47,6 +48,7 @@ from faultd.observe.metrics import Metrics
 from faultd.observe.ring import RawRing
 from faultd.parse import ber
 from faultd.parse.syslog import parse_syslog
+from faultd.parse.syslog_vendors import build_vendor_table
 from faultd.snmp.receiver import SnmpReceiver
 from faultd.sources.snmp import SnmpIngest
 from faultd.sources.syslog import SyslogIngest
@@ -143,9 +145,13 @@ def syslog_stages() -> list[Stage]:
     normalizer = SyslogNormalizer(tz)
     intake, metrics, _ = _pipeline()
     ingest = SyslogIngest(SyslogConfig(), intake, metrics, RawRing(10000))
+    table = build_vendor_table()
+    parsed = [parse_syslog(d, received_at=RECEIVED_AT, default_tz=tz) for d in lines]
+    fields = [(m.message, m.app_name, m.msgid) for m in parsed]
     return [
         ("parse_syslog",
          lambda d: parse_syslog(d, received_at=RECEIVED_AT, default_tz=tz), lines),
+        ("VendorTable.match", lambda f: table.match(*f), fields),
         ("SyslogNormalizer.normalize",
          lambda d: normalizer.normalize(d, "192.0.2.1", RECEIVED_AT), lines),
         ("on_message (all-in)", lambda d: ingest.on_message(d, SENDER), lines),

@@ -1,6 +1,7 @@
 """Benchmark: syslog parse (and normalise) cost per message, by vendor group.
 
-Runs parse_syslog and SyslogNormalizer.normalize over the shared vendor corpus
+Runs parse_syslog, SyslogNormalizer.normalize and the vendor table's match (on
+the parsed MSG, TAG and MSGID) over the shared vendor corpus
 (tests/data/syslog/vendor-lines.txt) and prints µs/msg per vendor group and over
 the whole mixed corpus.  Bounded: each measurement runs for about --seconds; the best round counts.
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from faultd.normalize_syslog import SyslogNormalizer
 from faultd.parse.syslog import parse_syslog
+from faultd.parse.syslog_vendors import build_vendor_table
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "syslog" / "vendor-lines.txt"
 
@@ -77,15 +79,32 @@ def main() -> None:
     def normalize(line: bytes) -> object:
         return normalizer.normalize(line, "192.0.2.1", RECEIVED_AT)
 
-    print(f"{'group':<20} {'msgs':>5} {'parse µs/msg':>13} {'normalize µs/msg':>17}")
+    table = build_vendor_table()
+    fields: dict[bytes, tuple[str, str | None, str | None]] = {}
+    for line in lines:
+        msg = parse(line)
+        fields[line] = (msg.message, msg.app_name, msg.msgid)  # type: ignore[attr-defined]
+
+    def vendor(line: bytes) -> object:
+        message, app_name, msgid = fields[line]
+        return table.match(message, app_name, msgid)
+
+    with open("/proc/loadavg") as f:
+        print("load average", " ".join(f.read().split()[:3]))
+    print(f"{'group':<20} {'msgs':>5} {'parse µs/msg':>13} {'normalize µs/msg':>17}"
+          f" {'vendor µs/msg':>14}")  # fmt: skip
     for name, (first, last) in GROUPS.items():
         group = lines[first - 1 : last]
         p = _measure(group, parse, args.seconds)
         n = _measure(group, normalize, args.seconds)
-        print(f"{name:<20} {len(group):>5} {p:>13.2f} {n:>17.2f}")
+        v = _measure(group, vendor, args.seconds)
+        print(f"{name:<20} {len(group):>5} {p:>13.2f} {n:>17.2f} {v:>14.2f}")
     p = _measure(lines, parse, args.seconds * 2)
     n = _measure(lines, normalize, args.seconds * 2)
-    print(f"{'OVERALL (mixed)':<20} {len(lines):>5} {p:>13.2f} {n:>17.2f}")
+    v = _measure(lines, vendor, args.seconds * 2)
+    print(f"{'OVERALL (mixed)':<20} {len(lines):>5} {p:>13.2f} {n:>17.2f} {v:>14.2f}")
+    with open("/proc/loadavg") as f:
+        print("load average", " ".join(f.read().split()[:3]))
 
 
 if __name__ == "__main__":
