@@ -20,11 +20,15 @@ from typing import Final, Literal
 import msgspec
 
 from faultd.parse.syslog_time import (
-    MONTHS,
+    ISO_STAMP,
+    MISS,
     TZ_NAMES,
-    epoch_with_inferred_year,
-    parse_offset,
-    to_epoch,
+    iso_epoch,
+    iso_stamp_epoch,
+    match_stamp,
+    remember,
+    stamp_cache,
+    stamp_text_epoch,
 )
 
 __all__ = ["SyslogMessage", "SyslogParseError", "parse_syslog"]
@@ -67,10 +71,6 @@ _TRAILER: Final = b" \t\r\n\x00"
 _BOM: Final = "\ufeff"
 
 # --- RFC 5424 -------------------------------------------------------------
-_ISO_STAMP: Final = re.compile(
-    r"(\d{4})-(\d{1,2})-(\d{1,2})[T ](\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(?:\.\d+)*"
-    r"(?: ?(Z|[+-]\d{2}:?\d{2}))?"
-)
 _SD_WHOLE_ELEMENT: Final = re.compile(
     r'\[([^\s=\]"]{1,32})((?: [^\s=\]"]{1,32}="[^"\\]*(?:\\.[^"\\]*)*")*)\]', re.DOTALL
 )
@@ -79,13 +79,6 @@ _SD_UNESCAPE: Final = re.compile(r'\\(["\\\]])')
 
 # --- RFC 3164 and friends ---------------------------------------------------
 _CISCO_SEQUENCE: Final = re.compile(r"\d{1,12}: ")
-# Month-name stamps: [*.][YYYY ]Mmm dd [YYYY ]hh:mm:ss[.fff][offset][ zone][ YYYY]
-_BSD_STAMP: Final = re.compile(
-    r"([*.])?(?:(\d{4}) )?([A-Za-z]{3}) {1,2}(\d{1,2}) (?:(\d{4}) )?"
-    r"(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?"
-    r"(?: ((?:TZ)?[+-]\d{1,2}(?::?\d{2})?|[A-Za-z][A-Za-z]{1,9})(?=[: ]|$))?"
-    r"(?: (\d{4})(?= |$))?"
-)
 # "host: " or "host " (optionally an IOS-XR node "LC/0/2/CPU0:") before a stamp.
 _HOST_BEFORE_STAMP: Final = re.compile(r"([A-Za-z0-9][\w.\-]*)(?:: +| +(?:[A-Z]{2}/\S+?:)?)")
 _TAG: Final = re.compile(r"([^\s:\[\]%][^\s:\[\]]{0,63})(?:\[([^\]\s]{0,32})\])?: ?")
@@ -100,12 +93,12 @@ _CISCO_IOS: Final = re.compile(
     r"\d{1,12}: (?:([A-Za-z0-9][\w.\-]*): )?[*.]?"
     r"([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,6})?(?: [A-Za-z]{2,9})?): (?=%)"
 )
-# Fast path for ISO-stamped RFC 3164: the stamp exactly as _match_stamp reads it
+# Fast path for ISO-stamped RFC 3164: the stamp exactly as match_stamp reads it
 # (atomic: no backtracking into it), then, as _parse_3164 continues after a stamp
 # not followed by a colon: spaces, the host word (up to a space; not "%.." or ":..", no "[",
 # not ending in ":"), spaces, an optional ": ", and _TAG.
 _ISO_3164: Final = re.compile(
-    r"(?>(?P<stamp>" + _ISO_STAMP.pattern + r")) +(?![%:])(?P<host>[^ \[]*[^ \[:]) +(?:: )?"
+    r"(?>(?P<stamp>" + ISO_STAMP.pattern + r")) +(?![%:])(?P<host>[^ \[]*[^ \[:]) +(?:: )?"
     r"(?:(?P<app>[^\s:\[\]%][^\s:\[\]]{0,63})(?:\[(?P<pid>[^\]\s]{0,32})\])?: ?)?"
 )
 # "<PRI>" prefixes (valid ones only: 0-191, no leading zeros) -> (facility, severity).
@@ -160,7 +153,7 @@ def parse_syslog(data: bytes, *, received_at: float, default_tz: datetime.tzinfo
         iso = _ISO_3164.match(text, pos)
         if iso is not None:
             stamp, hostname, app_name, procid = iso.group("stamp", "host", "app", "pid")
-            epoch = _iso_stamp_epoch(stamp, default_tz)
+            epoch = iso_stamp_epoch(stamp, default_tz)
             if epoch is not None:
                 return SyslogMessage(
                     "rfc3164", facility, severity, pri_present, hostname, app_name,
@@ -172,7 +165,7 @@ def parse_syslog(data: bytes, *, received_at: float, default_tz: datetime.tzinfo
         if plain is not None:
             stamp, hostname, app_name, procid = plain.groups()
             if hostname not in TZ_NAMES:
-                epoch = _stamp_text_epoch(stamp, received_at, default_tz)
+                epoch = stamp_text_epoch(stamp, received_at, default_tz)
                 if epoch is not None:
                     return SyslogMessage(
                         "rfc3164", facility, severity, pri_present, hostname, app_name,
@@ -182,7 +175,7 @@ def parse_syslog(data: bytes, *, received_at: float, default_tz: datetime.tzinfo
             cisco = _CISCO_IOS.match(text, pos)
             if cisco is not None:
                 hostname, stamp = cisco.groups()
-                epoch = _stamp_text_epoch(stamp, received_at, default_tz)
+                epoch = stamp_text_epoch(stamp, received_at, default_tz)
                 if epoch is not None:
                     return SyslogMessage(
                         "rfc3164", facility, severity, pri_present, hostname, None, None,
@@ -208,14 +201,14 @@ def _parse_5424(
     timestamp: float | None = None
     if stamp != "-":
         key = (stamp, "5424", default_tz, 0)
-        cached = _stamp_cache.get(key, _MISS)
-        if cached is _MISS:
-            m = _ISO_STAMP.fullmatch(stamp)
+        cached = stamp_cache.get(key, MISS)
+        if cached is MISS:
+            m = ISO_STAMP.fullmatch(stamp)
             try:
-                cached = None if m is None else _iso_epoch(m, default_tz)
+                cached = None if m is None else iso_epoch(m, default_tz)
             except ValueError:
                 cached = None
-            _remember(key, cached)
+            remember(key, cached)
         if cached is None:
             return None
         timestamp = cached  # type: ignore[assignment]
@@ -285,135 +278,6 @@ def _parse_structured_data(text: str) -> tuple[dict[str, dict[str, str]], int] |
     return result, pos
 
 
-def _iso_epoch(m: re.Match[str], default_tz: datetime.tzinfo) -> float:
-    year, month, day, hour, minute, second, frac, off = m.groups()
-    offset = None if off is None else parse_offset(off)
-    return to_epoch(
-        int(year), int(month), int(day), int(hour), int(minute), int(second),
-        int(frac) / 10 ** len(frac) if frac else 0.0, offset, default_tz,
-    )  # fmt: skip
-
-
-def _bsd_epoch(
-    m: re.Match[str], received_at: float, default_tz: datetime.tzinfo
-) -> tuple[float, int] | None:
-    """(epoch, end of stamp) for a `_BSD_STAMP` match, or None if it is no stamp."""
-    _clock, year1, mon, day, year2, hour, minute, second, frac, off, zone, year3 = m.groups()
-    month = MONTHS.get(mon)
-    if month is None:
-        return None
-    end = m.end()
-    offset: int | None = None
-    if off is not None:
-        offset = parse_offset(off)
-    if zone is not None:
-        zone_offset = parse_offset(zone)
-        if zone_offset is None and zone not in TZ_NAMES:
-            # A word after the time is a zone only if known or Cisco-style "zone:".
-            zone_end = m.end(11)
-            if zone_end < len(m.string) and m.string[zone_end] == ":":
-                pass  # unknown zone name (e.g. "NewYork:") -> default zone
-            else:
-                end = m.start(11) - 1
-                year3 = None
-        elif offset is None:
-            offset = zone_offset
-    fraction = int(frac) / 10 ** len(frac) if frac else 0.0
-    year = year1 or year2 or year3
-    try:
-        if year is not None:
-            epoch = to_epoch(
-                int(year), month, int(day), int(hour), int(minute), int(second),
-                fraction, offset, default_tz,
-            )  # fmt: skip
-        else:
-            _, epoch = epoch_with_inferred_year(
-                month, int(day), int(hour), int(minute), int(second),
-                fraction, offset, default_tz, received_at,
-            )  # fmt: skip
-    except ValueError:
-        return None
-    return epoch, end
-
-
-def _match_stamp(
-    text: str, pos: int, received_at: float, default_tz: datetime.tzinfo
-) -> tuple[float, int] | None:
-    """A device stamp starting at `pos`: (epoch, end), or None.
-
-    Results are cached by stamp text (plus the character after it, the zone
-    and, for yearless stamps, the hour of receipt): in a storm many messages
-    share a stamp, and the conversion costs more than the regex.
-    """
-    if pos >= len(text):
-        return None
-    first = text[pos]
-    if first.isdigit() and text.startswith("-", pos + 4):
-        iso = _ISO_STAMP.match(text, pos)
-        if iso is None:
-            return None
-        key = (iso.group(), "", default_tz, 0)
-        hit = _stamp_cache.get(key, _MISS)
-        if hit is _MISS:
-            try:
-                hit = (_iso_epoch(iso, default_tz), iso.end() - pos)
-            except ValueError:
-                hit = None
-            _remember(key, hit)
-        return None if hit is None else (hit[0], pos + hit[1])  # type: ignore[index]
-    if first.isalpha() or first in "*." or first.isdigit():
-        bsd = _BSD_STAMP.match(text, pos)
-        if bsd is None:
-            return None
-        end = bsd.end()
-        key = (bsd.group(), text[end : end + 1], default_tz, int(received_at) // 3600)
-        hit = _stamp_cache.get(key, _MISS)
-        if hit is _MISS:
-            found = _bsd_epoch(bsd, received_at, default_tz)
-            hit = None if found is None else (found[0], found[1] - pos)
-            _remember(key, hit)
-        return None if hit is None else (hit[0], pos + hit[1])  # type: ignore[index]
-    return None
-
-
-_MISS: Final = object()
-_STAMP_CACHE_LIMIT: Final = 8192
-_stamp_cache: dict[tuple[str, str, datetime.tzinfo, int], object] = {}
-
-
-def _iso_stamp_epoch(stamp: str, default_tz: datetime.tzinfo) -> float | None:
-    """Epoch of an ISO stamp as _match_stamp caches it (same key, same value), or None."""
-    key = (stamp, "", default_tz, 0)
-    hit = _stamp_cache.get(key, _MISS)
-    if hit is _MISS:
-        m = _ISO_STAMP.match(stamp)
-        try:
-            hit = None if m is None else (_iso_epoch(m, default_tz), m.end())
-        except ValueError:
-            hit = None
-        _remember(key, hit)
-    return None if hit is None else hit[0]  # type: ignore[index]
-
-
-def _stamp_text_epoch(stamp: str, received_at: float, default_tz: datetime.tzinfo) -> float | None:
-    """Epoch of a whole month-name stamp as the fast paths capture it (cached)."""
-    key = (stamp, "whole", default_tz, int(received_at) // 3600)
-    hit = _stamp_cache.get(key, _MISS)
-    if hit is _MISS:
-        # The ":" lets a trailing unknown zone word count as a (Cisco) zone.
-        m = _BSD_STAMP.match(stamp + ":")
-        found = None if m is None else _bsd_epoch(m, received_at, default_tz)
-        hit = None if found is None or found[1] != len(stamp) else found[0]
-        _remember(key, hit)
-    return hit  # type: ignore[return-value]
-
-
-def _remember(key: tuple[str, str, datetime.tzinfo, int], value: object) -> None:
-    if len(_stamp_cache) >= _STAMP_CACHE_LIMIT:
-        _stamp_cache.clear()
-    _stamp_cache[key] = value
-
-
 def _parse_3164(
     text: str,
     pos: int,
@@ -433,12 +297,12 @@ def _parse_3164(
     seq = _CISCO_SEQUENCE.match(text, pos)
     if seq is not None:
         pos = seq.end()
-    stamp = _match_stamp(text, pos, received_at, default_tz)
+    stamp = match_stamp(text, pos, received_at, default_tz)
     stamp_start = pos
     if stamp is None:
         host = _HOST_BEFORE_STAMP.match(text, pos)
         if host is not None:
-            stamp = _match_stamp(text, host.end(), received_at, default_tz)
+            stamp = match_stamp(text, host.end(), received_at, default_tz)
             if stamp is not None:
                 hostname = host.group(1)
                 stamp_start = host.end()

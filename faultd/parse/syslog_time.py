@@ -2,13 +2,16 @@
 
 The syslog parser calls these per message, so everything is cached: the epoch of
 midnight per calendar day, the UTC offset of a zone per (day, hour), and the year
-inference for stamps that carry no year (RFC 3164 `Mmm dd hh:mm:ss`).
+inference for stamps that carry no year (RFC 3164 `Mmm dd hh:mm:ss`).  The stamp
+readers at the end (ISO and month-name stamps in the text, `match_stamp`) cache
+their results by stamp text, shared by the parser's general and fast paths.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime
+import re
 import time
 from typing import Final
 
@@ -156,3 +159,146 @@ def epoch_with_inferred_year(
         year -= 1
         epoch = to_epoch(year, month, day, hour, minute, second, fraction, offset, default_tz)
     return year, epoch
+
+
+# --- stamps in the text ------------------------------------------------------
+ISO_STAMP: Final = re.compile(
+    r"(\d{4})-(\d{1,2})-(\d{1,2})[T ](\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(?:\.\d+)*"
+    r"(?: ?(Z|[+-]\d{2}:?\d{2}))?"
+)
+# Month-name stamps: [*.][YYYY ]Mmm dd [YYYY ]hh:mm:ss[.fff][offset][ zone][ YYYY]
+BSD_STAMP: Final = re.compile(
+    r"([*.])?(?:(\d{4}) )?([A-Za-z]{3}) {1,2}(\d{1,2}) (?:(\d{4}) )?"
+    r"(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?"
+    r"(?: ((?:TZ)?[+-]\d{1,2}(?::?\d{2})?|[A-Za-z][A-Za-z]{1,9})(?=[: ]|$))?"
+    r"(?: (\d{4})(?= |$))?"
+)
+
+
+def iso_epoch(m: re.Match[str], default_tz: datetime.tzinfo) -> float:
+    year, month, day, hour, minute, second, frac, off = m.groups()
+    offset = None if off is None else parse_offset(off)
+    return to_epoch(
+        int(year), int(month), int(day), int(hour), int(minute), int(second),
+        int(frac) / 10 ** len(frac) if frac else 0.0, offset, default_tz,
+    )  # fmt: skip
+
+
+def bsd_epoch(
+    m: re.Match[str], received_at: float, default_tz: datetime.tzinfo
+) -> tuple[float, int] | None:
+    """(epoch, end of stamp) for a `BSD_STAMP` match, or None if it is no stamp."""
+    _clock, year1, mon, day, year2, hour, minute, second, frac, off, zone, year3 = m.groups()
+    month = MONTHS.get(mon)
+    if month is None:
+        return None
+    end = m.end()
+    offset: int | None = None
+    if off is not None:
+        offset = parse_offset(off)
+    if zone is not None:
+        zone_offset = parse_offset(zone)
+        if zone_offset is None and zone not in TZ_NAMES:
+            # A word after the time is a zone only if known or Cisco-style "zone:".
+            zone_end = m.end(11)
+            if zone_end < len(m.string) and m.string[zone_end] == ":":
+                pass  # unknown zone name (e.g. "NewYork:") -> default zone
+            else:
+                end = m.start(11) - 1
+                year3 = None
+        elif offset is None:
+            offset = zone_offset
+    fraction = int(frac) / 10 ** len(frac) if frac else 0.0
+    year = year1 or year2 or year3
+    try:
+        if year is not None:
+            epoch = to_epoch(
+                int(year), month, int(day), int(hour), int(minute), int(second),
+                fraction, offset, default_tz,
+            )  # fmt: skip
+        else:
+            _, epoch = epoch_with_inferred_year(
+                month, int(day), int(hour), int(minute), int(second),
+                fraction, offset, default_tz, received_at,
+            )  # fmt: skip
+    except ValueError:
+        return None
+    return epoch, end
+
+
+def match_stamp(
+    text: str, pos: int, received_at: float, default_tz: datetime.tzinfo
+) -> tuple[float, int] | None:
+    """A device stamp starting at `pos`: (epoch, end), or None.
+
+    Results are cached by stamp text (plus the character after it, the zone
+    and, for yearless stamps, the hour of receipt): in a storm many messages
+    share a stamp, and the conversion costs more than the regex.
+    """
+    if pos >= len(text):
+        return None
+    first = text[pos]
+    if first.isdigit() and text.startswith("-", pos + 4):
+        iso = ISO_STAMP.match(text, pos)
+        if iso is None:
+            return None
+        key = (iso.group(), "", default_tz, 0)
+        hit = stamp_cache.get(key, MISS)
+        if hit is MISS:
+            try:
+                hit = (iso_epoch(iso, default_tz), iso.end() - pos)
+            except ValueError:
+                hit = None
+            remember(key, hit)
+        return None if hit is None else (hit[0], pos + hit[1])  # type: ignore[index]
+    if first.isalpha() or first in "*." or first.isdigit():
+        bsd = BSD_STAMP.match(text, pos)
+        if bsd is None:
+            return None
+        end = bsd.end()
+        key = (bsd.group(), text[end : end + 1], default_tz, int(received_at) // 3600)
+        hit = stamp_cache.get(key, MISS)
+        if hit is MISS:
+            found = bsd_epoch(bsd, received_at, default_tz)
+            hit = None if found is None else (found[0], found[1] - pos)
+            remember(key, hit)
+        return None if hit is None else (hit[0], pos + hit[1])  # type: ignore[index]
+    return None
+
+
+MISS: Final = object()
+_STAMP_CACHE_LIMIT: Final = 8192
+stamp_cache: dict[tuple[str, str, datetime.tzinfo, int], object] = {}
+
+
+def iso_stamp_epoch(stamp: str, default_tz: datetime.tzinfo) -> float | None:
+    """Epoch of an ISO stamp as match_stamp caches it (same key, same value), or None."""
+    key = (stamp, "", default_tz, 0)
+    hit = stamp_cache.get(key, MISS)
+    if hit is MISS:
+        m = ISO_STAMP.match(stamp)
+        try:
+            hit = None if m is None else (iso_epoch(m, default_tz), m.end())
+        except ValueError:
+            hit = None
+        remember(key, hit)
+    return None if hit is None else hit[0]  # type: ignore[index]
+
+
+def stamp_text_epoch(stamp: str, received_at: float, default_tz: datetime.tzinfo) -> float | None:
+    """Epoch of a whole month-name stamp as the fast paths capture it (cached)."""
+    key = (stamp, "whole", default_tz, int(received_at) // 3600)
+    hit = stamp_cache.get(key, MISS)
+    if hit is MISS:
+        # The ":" lets a trailing unknown zone word count as a (Cisco) zone.
+        m = BSD_STAMP.match(stamp + ":")
+        found = None if m is None else bsd_epoch(m, received_at, default_tz)
+        hit = None if found is None or found[1] != len(stamp) else found[0]
+        remember(key, hit)
+    return hit  # type: ignore[return-value]
+
+
+def remember(key: tuple[str, str, datetime.tzinfo, int], value: object) -> None:
+    if len(stamp_cache) >= _STAMP_CACHE_LIMIT:
+        stamp_cache.clear()
+    stamp_cache[key] = value
