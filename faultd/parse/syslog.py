@@ -19,6 +19,7 @@ from typing import Final, Literal
 
 import msgspec
 
+from faultd.parse.syslog_fast import fast_3164
 from faultd.parse.syslog_time import (
     ISO_STAMP,
     MISS,
@@ -181,6 +182,16 @@ def parse_syslog(data: bytes, *, received_at: float, default_tz: datetime.tzinfo
                         "rfc3164", facility, severity, pri_present, hostname, None, None,
                         None, epoch, stamp, text[cisco.end() :].strip(), {},
                     )  # fmt: skip
+    # The other RFC 3164 shapes seen on real gear (IOS-XR, NX-OS "host: stamp",
+    # PRI-less IOS, stamps with zone and year): faultd.parse.syslog_fast returns what
+    # _parse_3164 would, in one match (the equivalence test proves it), or None.
+    fast = fast_3164(text, pos, received_at, default_tz)
+    if fast is not None:
+        hostname, app_name, procid, epoch, stamp, end = fast
+        return SyslogMessage(
+            "rfc3164", facility, severity, pri_present, hostname, app_name, procid, None,
+            epoch, stamp, text[end:].strip(), {},
+        )  # fmt: skip
     return _parse_3164(text, pos, facility, severity, pri_present, received_at, default_tz)
 
 

@@ -222,3 +222,105 @@ def test_generated_structured_data_parses_like_the_reference(
 def test_arbitrary_bytes_parse_like_the_reference(data: bytes, received: float) -> None:
     assert _parsed(fast_parse, data, received, datetime.UTC) == _parsed(
         ref_parse, data, received, datetime.UTC)
+
+
+# --- the syslog_fast shapes (stamp first, host first) and their near misses --------------
+
+FAST_STAMPS = st.builds(
+    lambda mark, year1, mon, pad, day, year2, h, frac, zone, year3: (
+        f"{mark}{year1}{mon}{pad}{day} {year2}{h:02d}:41:59{frac}{zone}{year3}"),
+    st.sampled_from(["", "", "*", "."]), st.sampled_from(["", "", "1990 "]),
+    st.sampled_from(["Jul", "Nov", "Feb", "FEB", "Foo"]), st.sampled_from([" ", "  "]),
+    st.sampled_from(["7", "1", "29", "30", "31", "32"]), st.sampled_from(["", "", "2017 "]),
+    st.integers(0, 24), st.sampled_from(["", "", ".834", ",5"]),
+    st.sampled_from(["", "", " UTC", " CST", " NewYork", " TZ-6", "+08:00", " PDT", " Foo1"]),
+    st.sampled_from(["", "", " 1987", " 12345"]),
+)  # fmt: skip
+FAST_PRIS = st.sampled_from(["", "<13>", "<190>", "<13> ", "<999>"])
+FAST_SEQS = st.sampled_from(["", "", "94307: ", "1: ", "12:", "1234567890123: "])
+AFTER_STAMP = st.sampled_from([": ", " : ", " ", "  ", ":", "", " :", ":  "])
+HOST_WORDS = st.sampled_from(["ISE-1", "mymachine", "HOSTNAME-SW01", "%x", "a[b", "x:", ":x",
+                              "a\tb", "ab:c", "10.1.2.3", "/usr/sbin/cron[54928]:", "Jan",
+                              "2017", "rtr\u00e9", ""])  # fmt: skip
+AFTER_HOST = st.sampled_from([" ", "  ", " : ", ": ", "", " :"])
+FAST_TAGS = st.sampled_from(["", "ifmgr[214]: ", "isis[1006]: ", "su: ", "x[]: ", "a[b c]: ",
+                             "CISE_Failed_Attempts ", "%SYS-5-CONFIG_I: "])  # fmt: skip
+FAST_BODIES = st.sampled_from(["%PKT_INFRA-LINK-3-UPDOWN : Interface Te0/2/0/4, Down",
+                               "(root) CMD (/usr/libexec/atrun)", "", " seq=0-17", "msg: x"])
+HOSTS_FIRST = st.sampled_from(["gw2.acy1", "xrv", "sw01.pdx01", "Jan", "2017", "2020-1-2",
+                               "12345", "rtr\u00e9", "-x", "a_b"])  # fmt: skip
+HOST_SEPS = st.sampled_from([": ", ":  ", " ", "  ", " LC/0/2/CPU0:", " RP/0/RSP0/CPU0:",
+                             "  RP/0:", " rp/0:", " RP/:", " RP/0 :", ":", " LC/0:1:"])  # fmt: skip
+
+
+def _same(data: bytes, received: float, tz: datetime.tzinfo) -> None:
+    assert _parsed(fast_parse, data, received, tz) == _parsed(ref_parse, data, received, tz), data
+
+
+@settings(max_examples=1500, deadline=None)
+@given(FAST_PRIS, FAST_SEQS, FAST_STAMPS, AFTER_STAMP, HOST_WORDS, AFTER_HOST, FAST_TAGS,
+       FAST_BODIES, st.sampled_from(range(len(ZONES))), st.sampled_from(RECEIVED))  # fmt: skip
+def test_generated_stamp_first_lines_parse_like_the_reference(
+    pri: str, seq: str, stamp: str, after: str, host: str, after_host: str, tag: str,
+    body: str, zone: int, received: float,
+) -> None:  # fmt: skip
+    data = f"{pri}{seq}{stamp}{after}{host}{after_host}{tag}{body}".encode()
+    _same(data, received, ZONES[zone])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(FAST_PRIS, FAST_SEQS, HOSTS_FIRST, HOST_SEPS, FAST_STAMPS, AFTER_STAMP, FAST_TAGS,
+       FAST_BODIES, st.sampled_from(range(len(ZONES))), st.sampled_from(RECEIVED))  # fmt: skip
+def test_generated_host_first_lines_parse_like_the_reference(
+    pri: str, seq: str, host: str, sep: str, stamp: str, after: str, tag: str, body: str,
+    zone: int, received: float,
+) -> None:  # fmt: skip
+    data = f"{pri}{seq}{host}{sep}{stamp}{after}{tag}{body}".encode()
+    _same(data, received, ZONES[zone])
+
+
+# Lines the fast paths must read (fast_3164 answers), and near misses they must leave to
+# the general path (fast_3164 says None): both parse like the reference either way.
+FAST_TAKEN = [
+    "<187>94307: gw2.acy1 LC/0/2/CPU0:Jul  7 20:16:14.834 : ifmgr[214]: %PKT_INFRA-LINK-3-UP",
+    "<190>12345: gw1.acy1 RP/0/RSP0/CPU0:Nov  1 11:11:24.927: isis[1006]: %ROUTING-ISIS-5-A",
+    "<190>sw01.pdx01: 2017 Jul 28 14:42:46 UTC: %AUTHPRIV-6-SYSTEM_MSG: pam_unix",
+    "*Mar  1 18:48:50.483 UTC: %SYS-5-CONFIG_I: Configured from console by vty2",
+    "<165>Aug 24 05:34:00 CST 1987 mymachine myproc[10]: %% It's time",
+    "<0>1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: That's All",
+    "Jan 28 06:43:28 2017 HOSTNAME-SW01 %%10WEB/4/WEBOPT_LOGIN_FAIL(l): admin failed",
+    "<78>Oct 25 09:10:00 /usr/sbin/cron[54928]: (root) CMD (/usr/libexec/atrun)",
+    "<181> Sep 8 18:11:57 ISE-1 CISE_Failed_Attempts 000231543 1 0",
+    "<13>Oct 11 22:14:15 host-1 : %ASA-4-106023: Deny",
+    "<13>Oct 11 22:14:15.5 : tag: msg",
+    "<13>*Oct 11 22:14:15 10.0.0.1",
+]
+FAST_NEAR_MISSES = [
+    "<14>MiniSwitch 7483c04f9d75,USW_FLEX_MINI-1.8.6.694: NETDEV: Setup PVID... done",
+    "<13>Oct 11 22:14:15 Foo host: unknown zone word, not a zone: stamp ends before it",
+    "<13>Oct 11 22:14:15 NewYork host tag: msg",  # unknown zone, no colon: general path
+    "<13>Oct 11 22:14:15 host : %ASA-4-106023: Deny",  # "host" read as a zone word first
+    "<13>Oct 11 22:14:15 host",
+    "<13>Feb 30 22:14:15 host tag: no such date",
+    "<13>Foo 11 22:14:15 host tag: no such month",
+    "<13>Oct 11 24:14:15 host tag: hour 24",
+    "<13>2020-1-2: Oct 11 22:14:15 host tag: ISO-looking host",
+    "<13>router1: %LINK-3-UPDOWN: no stamp",
+    "<13>94307: gw2.acy1 LC/0/2/CPU0:Foo  7 20:16:14.834 : ifmgr[214]: bad month",
+    "<13>sw01: 2017 Feb 30 14:42:46 UTC: %X-1-Y: bad date after host",
+    "<13>94307: gw2 LC/0:1:Jul  7 20:16:14.834 : ifmgr[214]: node ends at the first colon",
+]
+
+
+@pytest.mark.parametrize("line", FAST_TAKEN + FAST_NEAR_MISSES)
+def test_fast_paths_taken_and_left(line: str) -> None:
+    from faultd.parse.syslog_fast import fast_3164
+
+    text = line[line.index(">") + 1 :] if line.startswith("<") else line
+    text = text[1:] if text.startswith(" ") else text
+    for tz in ZONES:
+        for received in RECEIVED:
+            answer = fast_3164(text, 0, received, tz)
+            assert (answer is not None) == (line in FAST_TAKEN), (line, received, tz)
+            _same(line.encode(), received, tz)
+            _same(line.encode() + b" seq=0-17", received, tz)
