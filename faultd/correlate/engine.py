@@ -136,6 +136,10 @@ class CorrelationEngine:
                     self._active[f.key] = f
             self._grouping.restore(t)
 
+    def store_cpu_seconds(self) -> float:
+        """CPU time used so far by the store's writer process (0 without a store)."""
+        return 0.0 if self._writer is None else self._writer.cpu_seconds()
+
     def close(self) -> None:
         """Write what is queued, then close the store."""
         if self._writer is not None:
@@ -181,17 +185,18 @@ class CorrelationEngine:
         self._now = self._clock()
         res = self._result = EvaluationResult(batch_id=batch.batch_id, events=len(batch.events))
         dget = self._depth.get
+        evs = batch.events
+        # sort keys built in one comprehension, not one key-function call per event
+        keys: list[tuple[float | int | str, ...]]
         if self._has_ranks:
             rank = self.classifier.rank
-            ranks = {code: rank(code) for code in {e.fault_code for e in batch.events}}
-            events = sorted(
-                batch.events,
-                key=lambda e: (e.timestamp, dget(e.node_id, 0), ranks[e.fault_code], e.event_id),
-            )
+            ranks = {code: rank(code) for code in {e.fault_code for e in evs}}
+            keys = [
+                (e.timestamp, dget(e.node_id, 0), ranks[e.fault_code], e.event_id) for e in evs
+            ]
         else:
-            events = sorted(
-                batch.events, key=lambda e: (e.timestamp, dget(e.node_id, 0), e.event_id)
-            )
+            keys = [(e.timestamp, dget(e.node_id, 0), e.event_id) for e in evs]
+        events = [evs[i] for i in sorted(range(len(evs)), key=keys.__getitem__)]
         classify = self.classifier.classify
         plans = self.classifier.plans
         wm = self._watermark
@@ -244,9 +249,16 @@ class CorrelationEngine:
                 f.severity = c.severity
                 if c.severity < t.base_severity:
                     t.base_severity = c.severity
-                self._touch(t, "severity_escalation", ts)
+                reason = "severity_escalation"
             else:
-                self._touch(t, "occurrence", ts)
+                reason = "occurrence"
+            reasons = self._dirty.get(t)  # _touch, inlined: the most frequent path
+            if reasons is None:
+                self._dirty[t] = {reason}
+            else:
+                reasons.add(reason)
+            if ts > t.last_activity:
+                t.last_activity = ts
             if t.maintenance == "suppressed":
                 self._maybe_end_maintenance(t, ts)
             return
@@ -305,7 +317,7 @@ class CorrelationEngine:
         t.role = info.role
         t.source = ev.source
         t.attributes = dict(ev.attributes)
-        t.services = set(self.topology.services_below(node))
+        t.services = self.topology.services_below(node)  # shared until one is added
         if self.maintenance:
             w = self.maintenance.window_for(node, ts)
             if w is not None:
@@ -315,7 +327,7 @@ class CorrelationEngine:
                 else:
                     t.maintenance = "downgraded"
                     t.downgrade_by = w.downgrade_by
-        t.severity = t.effective_severity()  # routed at the end of the batch (emit.py)
+        t.severity = min(4, t.base_severity + t.downgrade_by)  # routed in emit.py
         self._open[tid] = t
         self._active[key] = f
         self._dirty_faults[f] = None
@@ -426,7 +438,7 @@ class CorrelationEngine:
                 now, retention = self._clock(), self.policy.retention
                 # after the batch's commit, on the writer thread; the batch is acknowledged
                 # once both are done (a failed prune fails the acknowledgement, as before)
-                self._job = writer.call(lambda s: s.prune(now, retention))
+                self._job = writer.prune(now, retention)
 
     def prune(self) -> tuple[int, int]:
         """Delete finished tickets and batch ids past their retention (wall clock);
@@ -437,4 +449,4 @@ class CorrelationEngine:
         now, retention = self._clock(), self.policy.retention
         if self._writer is None:  # opening: the writer thread does not run yet
             return self._store.prune(now, retention)
-        return self._writer.call(lambda s: s.prune(now, retention)).wait()
+        return self._writer.prune(now, retention).wait()

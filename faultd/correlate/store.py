@@ -1,7 +1,7 @@
 """SQLite persistence of correlation state under the state directory.
 
-One writer (`TicketStore`, owned by the engine, written on its writer thread:
-`writer.py`) and any number of readers
+One writer (`TicketStore`, owned by the engine; its batches are committed by
+the writer process, `writer.py`) and any number of readers
 (`reader.TicketReader`, used by the NOC view, possibly in another process).  WAL mode
 lets readers see the last committed batch while the writer works.  Everything a
 batch changed is written in one transaction together with the batch id, so a
@@ -194,10 +194,17 @@ class TicketStore:
     """The single writer."""
 
     def __init__(
-        self, path: Path, *, cache_mib: int = 32, background_checkpoints: bool = True
+        self,
+        path: Path,
+        *,
+        cache_mib: int = 32,
+        background_checkpoints: bool = True,
+        checkpoint_thread: bool = True,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.cache_mib = cache_mib
+        self.background_checkpoints = background_checkpoints
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         # durable at each checkpoint, atomic per batch: a power cut may lose the last
@@ -214,10 +221,14 @@ class TicketStore:
         # the hot part of the ticket/fault trees stays in memory between batches
         self._db.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")
         self._migrate()
-        self._ckpt = Checkpointer(path) if background_checkpoints else None
-        # batch-id lookups come from the evaluating thread while the writer thread
-        # (writer.py) commits on `_db`: they read the last committed state on their own
-        # connection (a batch not committed yet is found in memory, emit.SeenBatches)
+        # the writer process (writer.py) commits without a checkpoint thread of its own: the
+        # engine's store runs it and is told about each commit (`committed`)
+        self._ckpt = (
+            Checkpointer(path) if background_checkpoints and checkpoint_thread else None
+        )
+        # batch-id lookups come from the evaluating thread while the writer (writer.py)
+        # commits: they read the last committed state on their own connection (a batch
+        # not committed yet is found in memory, emit.SeenBatches)
         self._lookup = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
 
     def _migrate(self) -> None:
@@ -284,11 +295,16 @@ class TicketStore:
                 "INSERT OR REPLACE INTO batches VALUES (?,?,?)", (batch_id, seen_at, summary)
             )
             db.execute("COMMIT")
-            if self._ckpt is not None:  # ~ pages written: rows are a few hundred bytes
-                self._ckpt.committed(1 + (len(tickets) + len(faults)) // 16)
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        self.committed(len(tickets) + len(faults))
+
+    def committed(self, rows: int) -> None:
+        """A batch of `rows` rows was committed (here or by the writer process): lets the
+        background checkpointer run when enough WAL has accumulated."""
+        if self._ckpt is not None:  # ~ pages written: rows are a few hundred bytes
+            self._ckpt.committed(1 + rows // 16)
 
     def prune(self, now: float, retention: Retention) -> tuple[int, int]:
         """Apply a retention policy at `now`; returns (tickets, batch ids) deleted."""
