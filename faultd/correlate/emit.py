@@ -102,12 +102,11 @@ def close_batch(
 ) -> tuple[list[TicketRow], list[FaultRow]]:
     """Fill `res.changes` and counts from what the batch touched; return the store rows
     (empty when `want_rows` is false)."""
-    fault_rows: list[FaultRow] = []
+    fault_rows: list[FaultRow]
     if want_rows:
-        for f in dirty_faults:
-            f.cached = None
-            fault_rows.append(f.row())
+        fault_rows = [f.row() for f in dirty_faults]  # row() also drops the cached view
     else:
+        fault_rows = []
         for f in dirty_faults:
             f.cached = None
     batch_id = res.batch_id
@@ -120,7 +119,7 @@ def close_batch(
                 t.retire()
                 continue  # ephemeral: never seen outside, not stored
         else:
-            sev = t.effective_severity()
+            sev = min(4, t.base_severity + t.downgrade_by)  # t.effective_severity()
             if sev != t.severity:
                 if sev < t.severity and not opened:
                     reasons.add("severity_escalation")
@@ -151,7 +150,7 @@ def close_batch(
                         at=now,
                         reasons=why,
                         batch_id=batch_id,
-                        routing=list(t.routing),
+                        routing=t.routing,  # shared with the view: read-only
                         ticket=t.view(listed),
                     )
                 )

@@ -111,6 +111,19 @@ def _fid(f: Fault) -> int:
     return f.fid
 
 
+_MAINTENANCE: dict[tuple[str, str | None], MaintenanceState] = {}
+
+
+def _maintenance(state: str, window: str | None) -> MaintenanceState:
+    """The (shared, read-only) `MaintenanceState` of a ticket."""
+    m = _MAINTENANCE.get((state, window))
+    if m is None:
+        m = MaintenanceState(state=state, window=window)  # type: ignore[arg-type]
+        if len(_MAINTENANCE) < 1024:
+            _MAINTENANCE[(state, window)] = m
+    return m
+
+
 class Ticket:
     """An open (or just closed) ticket."""
 
@@ -177,7 +190,8 @@ class Ticket:
         self.emitted = False
         self.merged_into: Ticket | None = None
         self.last_activity = 0.0
-        self.services: set[str] = set()
+        # frozenset: shared with the topology's memo until a symptom adds a service
+        self.services: frozenset[str] | set[str] = frozenset()
         self.services_sorted: list[str] | None = None
         self.symptoms: list[Fault] | None = None  # fid order, root excluded; None: stale
 
@@ -203,7 +217,7 @@ class Ticket:
 
     def add_services(self, services: frozenset[str] | set[str]) -> None:
         if not services <= self.services:
-            self.services |= services
+            self.services = self.services | services  # a new set: never the shared one
             self.services_sorted = None
 
     def symptom_views(self, max_symptoms: int) -> list[FaultView]:
@@ -237,8 +251,8 @@ class Ticket:
             symptom_count=len(self.faults) - 1,
             symptoms=symptoms,
             impacted_services=services,
-            routing=list(self.routing),
-            maintenance=MaintenanceState(state=self.maintenance, window=self.window),  # type: ignore[arg-type]
+            routing=self.routing,  # replaced, never mutated, when the ticket is re-routed
+            maintenance=_maintenance(self.maintenance, self.window),
             merged_into=self.merged_into.ticket_id if self.merged_into else None,
             tier=self.tier,
         )
@@ -262,7 +276,7 @@ class Ticket:
             symptom_count=len(self.faults) - 1,
             impacted_services=services,
             routing=self.routing,
-            maintenance=MaintenanceState(state=self.maintenance, window=self.window),  # type: ignore[arg-type]
+            maintenance=_maintenance(self.maintenance, self.window),
             merged_into=self.merged_into.ticket_id if self.merged_into else None,
             tier=self.tier,
             emitted=self.emitted,
