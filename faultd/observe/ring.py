@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from faultd.addresses import SocketAddress
+
 
 @dataclass(frozen=True, slots=True)
 class RawDatagram:
@@ -46,7 +48,7 @@ class RawRing:
     def capacity(self) -> int:
         return self._items.maxlen or 0
 
-    def append(self, received_at: float, source: str, addr: tuple[str, int], data: bytes) -> None:
+    def append(self, received_at: float, source: str, addr: SocketAddress, data: bytes) -> None:
         self._items.append((received_at, source, addr[0], addr[1], data))
 
     def __len__(self) -> int:

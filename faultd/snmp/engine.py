@@ -30,6 +30,7 @@ from pysnmp.proto import error as proto_error
 from pysnmp.proto import rfc1155, rfc1902, rfc1905, rfc3411
 from pysnmp.proto.api import v1, v2c
 
+from faultd.addresses import SocketAddress
 from faultd.parse import ber
 from faultd.snmp.types import (
     COUNTER32,
@@ -305,7 +306,7 @@ class PysnmpPath:
 
     # --- the entry point -------------------------------------------------------
 
-    def receive(self, data: bytes, sender: tuple[str, int], now: float) -> EngineResult:
+    def receive(self, data: bytes, sender: SocketAddress, now: float) -> EngineResult:
         """Process one datagram; never raises."""
         if now - self._last_tick >= 1.0:
             self._tick()

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Final
 
+from faultd.addresses import SocketAddress
 from faultd.event import FaultEvent, dedup_key, new_id
 from faultd.snmp.mib import MibNames, format_oid
 from faultd.snmp.types import (
@@ -142,7 +143,7 @@ def _quoted(text: str) -> str:
     return text
 
 
-def _hostport(sender: tuple[str, int]) -> str:
+def _hostport(sender: SocketAddress) -> str:
     return f"[{sender[0]}]:{sender[1]}" if ":" in sender[0] else f"{sender[0]}:{sender[1]}"
 
 
@@ -358,7 +359,7 @@ class Normalizer:
                 return vb.value, vbs
         raise NormalizeError("no snmpTrapOID.0 varbind")
 
-    def _node_id(self, trap: DecodedTrap, sender: tuple[str, int]) -> str:
+    def _node_id(self, trap: DecodedTrap, sender: SocketAddress) -> str:
         if trap.version == 0 and trap.agent_addr and trap.agent_addr != b"\x00\x00\x00\x00":
             return _ipv4(trap.agent_addr)
         for vb in trap.varbinds:
@@ -415,7 +416,7 @@ class Normalizer:
     # --- the entry point ---------------------------------------------------------
 
     def normalize(
-        self, trap: DecodedTrap, sender: tuple[str, int], received_at: float
+        self, trap: DecodedTrap, sender: SocketAddress, received_at: float
     ) -> FaultEvent:
         """Build the canonical event; NormalizeError if the trap has no trap OID."""
         trap_oid, vbs = self._trap_oid(trap)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from faultd.addresses import SocketAddress
 from faultd.event import FaultEvent
 from faultd.parse import ber
 from faultd.snmp.engine import PysnmpPath
@@ -114,13 +115,13 @@ class SnmpReceiver:
         return self._engine.engine_id
 
     def decode(
-        self, data: bytes, sender: tuple[str, int], received_at: float
+        self, data: bytes, sender: SocketAddress, received_at: float
     ) -> tuple[DecodedTrap | None, bytes | None, str | None]:
         """Decode and authenticate only: (trap, response, rejected)."""
         return self._decided(data, sender, received_at, ber.decode(data))
 
     def _decided(
-        self, data: bytes, sender: tuple[str, int], received_at: float, trap: DecodedTrap | None
+        self, data: bytes, sender: SocketAddress, received_at: float, trap: DecodedTrap | None
     ) -> tuple[DecodedTrap | None, bytes | None, str | None]:
         """decode() given the fast path's result for `data` (None: declined)."""
         if trap is not None:
@@ -133,7 +134,7 @@ class SnmpReceiver:
         result = self._engine.receive(data, sender, received_at)
         return result.trap, result.response, result.rejected
 
-    def receive(self, data: bytes, sender: tuple[str, int], received_at: float) -> ReceiveResult:
+    def receive(self, data: bytes, sender: SocketAddress, received_at: float) -> ReceiveResult:
         """Process one datagram; never raises on any input."""
         try:
             trap = ber.decode(data)

@@ -12,6 +12,7 @@ import logging
 import time
 from pathlib import Path
 
+from faultd.addresses import SocketAddress
 from faultd.config import SnmpConfig
 from faultd.intake import Intake
 from faultd.observe.metrics import Metrics
@@ -60,7 +61,7 @@ class SnmpIngest:
         self._rate_dropped = metrics.dropped["source_rate"]
         self.protocol: DatagramSource | None = None  # set once the socket is open
 
-    def on_datagram(self, data: bytes, addr: tuple[str, int]) -> None:
+    def on_datagram(self, data: bytes, addr: SocketAddress) -> None:
         received_at = time.time()
         self._received.inc()
         if self.ring is not None:

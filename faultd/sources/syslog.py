@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from faultd.addresses import SocketAddress
 from faultd.config import SyslogConfig
 from faultd.intake import Intake
 from faultd.normalize_syslog import SyslogNormalizer, SyslogParseError
@@ -55,7 +56,7 @@ class SyslogIngest:
         self._rate_dropped = metrics.dropped["source_rate"]
         self._max_size = config.max_message_size
 
-    def on_message(self, data: bytes, addr: tuple[str, int], source: str = "syslog") -> None:
+    def on_message(self, data: bytes, addr: SocketAddress, source: str = "syslog") -> None:
         received_at = time.time()
         self._received.inc()
         if self.ring is not None:

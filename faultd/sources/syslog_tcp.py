@@ -22,6 +22,8 @@ import ssl
 from collections.abc import Callable
 from typing import Final, cast
 
+from faultd.addresses import SocketAddress
+
 __all__ = ["SyslogTcpServer", "make_server_ssl_context"]
 
 _RESUME_POLL_SECONDS: Final = 0.02
@@ -48,7 +50,7 @@ class SyslogTcpServer:
 
     def __init__(
         self,
-        on_message: Callable[[bytes, tuple[str, int]], None],
+        on_message: Callable[[bytes, SocketAddress], None],
         has_capacity: Callable[[], bool],
         *,
         max_message_size: int = 65536,
@@ -171,7 +173,7 @@ class _SyslogTcpConnection(asyncio.Protocol):
         self._buffer = bytearray()
         self._framing: str | None = None  # "octet" | "lf", decided by the first byte
         self._discarding = False  # inside an over-long LF frame
-        self._peer: tuple[str, int] = ("", 0)
+        self._peer: SocketAddress = ("", 0)
         self._paused = False
         self._idle_handle: asyncio.TimerHandle | None = None
         self._last_activity = 0.0

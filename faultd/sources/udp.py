@@ -16,6 +16,7 @@ import socket
 from collections.abc import Callable
 from typing import cast
 
+from faultd.addresses import SocketAddress
 from faultd.config import parse_hostport
 from faultd.observe.quietlog import QuietLogger
 
@@ -25,7 +26,7 @@ quiet = QuietLogger(log)
 RECEIVE_BUFFER_BYTES = 8 << 20
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 
-DatagramHandler = Callable[[bytes, tuple[str, int]], None]
+DatagramHandler = Callable[[bytes, SocketAddress], None]
 
 
 class DatagramSource(asyncio.DatagramProtocol):
@@ -40,13 +41,13 @@ class DatagramSource(asyncio.DatagramProtocol):
         # uvloop's UDPTransport does not subclass asyncio.DatagramTransport; same interface.
         self.transport = cast(asyncio.DatagramTransport, transport)
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+    def datagram_received(self, data: bytes, addr: SocketAddress) -> None:
         self.handler(data, addr)
 
     def error_received(self, exc: Exception) -> None:
         quiet.warning(f"udp-error:{self.name}", "%s socket error: %s", self.name, exc)
 
-    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+    def sendto(self, data: bytes, addr: SocketAddress) -> None:
         if self.transport is not None:
             self.transport.sendto(data, addr)
 
