@@ -18,7 +18,7 @@ import msgspec
 
 from faultd.correlate.routing import Router
 from faultd.correlate.state import Fault, Ticket
-from faultd.correlate.store import FaultRow, TicketRow, TicketStore
+from faultd.correlate.store import FaultRow, FaultUpdate, TicketRow, TicketStore, TicketUpdate
 from faultd.correlate.tickets import ChangeAction, FaultView, TicketChange
 
 
@@ -74,6 +74,27 @@ class SeenBatches:
         return summary
 
 
+class Rows:
+    """A batch's store rows: upserts, and updates of rows whose indexed columns (a
+    ticket's state, a fault's ticket) did not change."""
+
+    __slots__ = ("fault_updates", "faults", "ticket_updates", "tickets")
+
+    def __init__(self) -> None:
+        self.tickets: list[TicketRow] = []
+        self.faults: list[FaultRow] = []
+        self.ticket_updates: list[TicketUpdate] = []
+        self.fault_updates: list[FaultUpdate] = []
+
+    def __len__(self) -> int:
+        return (
+            len(self.tickets)
+            + len(self.faults)
+            + len(self.ticket_updates)
+            + len(self.fault_updates)
+        )
+
+
 def _actions(t: Ticket, reasons: set[str]) -> list[ChangeAction]:
     if t.state == "merged":
         return ["merge"] if t.emitted else []
@@ -99,19 +120,26 @@ def close_batch(
     generation: int,
     max_listed: int,
     want_rows: bool,
-) -> tuple[list[TicketRow], list[FaultRow]]:
+) -> Rows:
     """Fill `res.changes` and counts from what the batch touched; return the store rows
     (empty when `want_rows` is false)."""
-    fault_rows: list[FaultRow]
+    rows = Rows()
     if want_rows:
-        fault_rows = [f.row() for f in dirty_faults]  # row() also drops the cached view
+        fault_rows, fault_updates = rows.faults, rows.fault_updates
+        for f in dirty_faults:
+            if f.stored_tno == f.ticket.tno:  # stored, same ticket: its changing columns
+                f.cached = None
+                fault_updates.append(
+                    (f.severity, f.last_seen, f.occurrences, int(f.cleared), f.fid)
+                )
+            else:
+                fault_rows.append(f.row())  # row() also drops the cached view
     else:
-        fault_rows = []
         for f in dirty_faults:
             f.cached = None
     batch_id = res.batch_id
     changes = res.changes = []
-    ticket_rows: list[TicketRow] = []
+    ticket_rows, ticket_updates = rows.tickets, rows.ticket_updates
     for t, reasons in dirty.items():
         opened = "opened" in reasons
         if t.state == "merged":
@@ -155,7 +183,10 @@ def close_batch(
                     )
                 )
         if want_rows:
-            ticket_rows.append(t.row())
+            if t.stored_state == t.state:
+                ticket_updates.append(t.update_row())
+            else:
+                ticket_rows.append(t.row())
         if t.state != "open":
             t.retire()
-    return ticket_rows, fault_rows
+    return rows

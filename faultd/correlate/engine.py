@@ -191,9 +191,7 @@ class CorrelationEngine:
         if self._has_ranks:
             rank = self.classifier.rank
             ranks = {code: rank(code) for code in {e.fault_code for e in evs}}
-            keys = [
-                (e.timestamp, dget(e.node_id, 0), ranks[e.fault_code], e.event_id) for e in evs
-            ]
+            keys = [(e.timestamp, dget(e.node_id, 0), ranks[e.fault_code], e.event_id) for e in evs]
         else:
             keys = [(e.timestamp, dget(e.node_id, 0), e.event_id) for e in evs]
         events = [evs[i] for i in sorted(range(len(evs)), key=keys.__getitem__)]
@@ -412,7 +410,7 @@ class CorrelationEngine:
     def _finish(self) -> None:
         res = self._result
         store = self._store
-        ticket_rows, fault_rows = close_batch(
+        rows = close_batch(
             self._dirty,
             self._dirty_faults,
             res,
@@ -430,7 +428,14 @@ class CorrelationEngine:
         if writer is not None:
             meta = {"next_fid": str(self._next_fid), "watermark": repr(self._watermark)}
             self._job = writer.submit(
-                res.batch_id, self._now, summary, ticket_rows, fault_rows, meta
+                res.batch_id,
+                self._now,
+                summary,
+                rows.tickets,
+                rows.faults,
+                meta,
+                rows.ticket_updates,
+                rows.fault_updates,
             )
             self._since_prune += 1
             if self._since_prune >= self.policy.retention.prune_every_batches:

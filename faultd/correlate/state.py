@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from faultd.correlate.store import FaultRow, StoredTicket, TicketRow, decode_stored, encode_stored
+from faultd.correlate.store import (
+    FaultRow,
+    StoredTicket,
+    TicketRow,
+    TicketUpdate,
+    decode_stored,
+    encode_stored,
+)
 from faultd.correlate.tickets import (
     FaultView,
     MaintenanceState,
@@ -41,6 +48,7 @@ class Fault:
         "message",
         "occurrences",
         "severity",
+        "stored_tno",
         "ticket",
     )
 
@@ -66,6 +74,7 @@ class Fault:
         self.message = message
         self.event_id = event_id
         self.cached: FaultView | None = None
+        self.stored_tno = 0  # the ticket number its store row has (0: no row yet)
 
     def view(self) -> FaultView:
         """The fault's view, built once per change (see `changed`)."""
@@ -91,6 +100,7 @@ class Fault:
     def row(self) -> FaultRow:
         """The store row; also forgets the cached view (rows are taken once per change)."""
         self.cached = None
+        self.stored_tno = self.ticket.tno
         return (
             self.fid,
             self.ticket.tno,
@@ -150,6 +160,7 @@ class Ticket:
         "site",
         "source",
         "state",
+        "stored_state",
         "symptoms",
         "ticket_id",
         "tier",
@@ -165,6 +176,7 @@ class Ticket:
         self.ticket_id = ticket_id
         self.tno = tno  # the root fault's fid: the store's key
         self.state: TicketState = "open"
+        self.stored_state: TicketState | None = None  # its store row's state (None: no row)
         self.version = 0
         self.opened_at = now
         self.updated_at = now
@@ -259,6 +271,27 @@ class Ticket:
 
     def row(self) -> TicketRow:
         """The store row (the faults, root included, are fault rows)."""
+        self.stored_state = self.state
+        return (
+            self.tno,
+            self.ticket_id,
+            self.state,
+            int(self.maintenance == "suppressed"),
+            self.opened_at,
+            self.updated_at,
+            self._data(),
+        )
+
+    def update_row(self) -> TicketUpdate:
+        """The changing columns of a stored ticket whose state is unchanged."""
+        return (
+            int(self.maintenance == "suppressed"),
+            self.updated_at,
+            self._data(),
+            self.tno,
+        )
+
+    def _data(self) -> bytes:
         services = self.services_sorted
         if services is None:
             services = self.services_sorted = sorted(self.services)
@@ -286,15 +319,7 @@ class Ticket:
             source=self.source,
             role=self.role,
         )
-        return (
-            self.tno,
-            self.ticket_id,
-            self.state,
-            int(self.maintenance == "suppressed"),
-            self.opened_at,
-            self.updated_at,
-            encode_stored(data),
-        )
+        return encode_stored(data)
 
 
 def restore(row: TicketRow, fault_rows: list[FaultRow]) -> Ticket:
@@ -302,6 +327,7 @@ def restore(row: TicketRow, fault_rows: list[FaultRow]) -> Ticket:
     st = decode_stored(row[6])
     t = Ticket(st.ticket_id, st.opened_at, row[0])
     t.version = st.version
+    t.stored_state = st.state
     t.updated_at = st.updated_at
     t.severity = st.severity
     t.category = st.category
@@ -323,6 +349,7 @@ def restore(row: TicketRow, fault_rows: list[FaultRow]) -> Ticket:
         f = Fault(r[0], (r[2], r[3], r[4]), t, r[5], r[6], r[10], r[11], r[8])
         f.last_seen = r[7]
         f.cleared = bool(r[9])
+        f.stored_tno = r[1]
         t.faults[f.key] = f
         if f.fid == t.tno:
             t.root = f

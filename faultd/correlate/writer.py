@@ -54,7 +54,7 @@ from typing import Any, Generic, TypeVar
 
 import faultd
 from faultd.correlate.policy import Retention
-from faultd.correlate.store import FaultRow, TicketRow, TicketStore
+from faultd.correlate.store import FaultRow, FaultUpdate, TicketRow, TicketStore, TicketUpdate
 
 log = logging.getLogger("faultd.correlate")
 
@@ -228,11 +228,17 @@ class StoreWriter:
         tickets: Sequence[TicketRow],
         faults: Sequence[FaultRow],
         meta: dict[str, str],
+        ticket_updates: Sequence[TicketUpdate] = (),
+        fault_updates: Sequence[FaultUpdate] = (),
     ) -> Commit:
-        """Queue one batch's transaction (blocks while `depth` writes are in flight);
-        raises `StoreFailed` once an earlier commit failed."""
-        msg = ("commit", batch_id, seen_at, summary, tickets, faults, meta)
-        return self._send(msg, len(tickets) + len(faults), True)
+        """Queue one batch's transaction (`TicketStore.commit_batch`; blocks while `depth`
+        writes are in flight); raises `StoreFailed` once an earlier commit failed."""
+        msg = (
+            "commit", batch_id, seen_at, summary, tickets, faults, meta, ticket_updates,
+            fault_updates,
+        )  # fmt: skip
+        rows = len(tickets) + len(faults) + len(ticket_updates) + len(fault_updates)
+        return self._send(msg, rows, True)
 
     def prune(self, now: float, retention: Retention) -> Job[tuple[int, int]]:
         """`TicketStore.prune` in the writer, after everything queued before it."""

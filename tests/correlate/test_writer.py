@@ -277,3 +277,27 @@ async def test_concurrent_callers_are_pipelined_and_answered_in_order(
         assert (await correlator.evaluate(batches[3])).duplicate  # a retry
     finally:
         await correlator.close()
+
+
+def test_updates_of_rows_not_in_the_store_fail_the_commit(tmp_path: Path, clock: Clock) -> None:
+    """Repeats update only a stored row's changing columns (not its indexed ones); a row
+    missing underneath fails the commit instead of being silently skipped."""
+    state = tmp_path / "s"
+    engine = _engine(state, clock)
+    try:
+        engine.evaluate(batch([ev("acc-001", ts=T0)], "b-1"))
+        engine.evaluate(batch([ev("acc-001", ts=T0 + 1)], "b-2"))  # a repeat: an update
+        db = sqlite3.connect(db_path(state))
+        try:
+            assert db.execute("SELECT occurrences FROM faults").fetchall() == [(2,)]
+            assert db.execute("SELECT state, count(*) FROM tickets").fetchall() == [("open", 1)]
+        finally:
+            db.close()
+        _sql(state, "DELETE FROM faults")
+        with pytest.raises(sqlite3.IntegrityError, match="rows missing"):
+            engine.evaluate(batch([ev("acc-001", ts=T0 + 2)], "b-3"))
+        with pytest.raises(StoreFailed):
+            engine.evaluate(batch([ev("acc-002", ts=T0 + 3)], "b-4"))
+    finally:
+        engine.close()
+    assert _committed(state) == ["b-1", "b-2"]
