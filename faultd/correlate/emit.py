@@ -18,7 +18,7 @@ import msgspec
 
 from faultd.correlate.routing import Router
 from faultd.correlate.state import Fault, Ticket
-from faultd.correlate.store import FaultRow, FaultUpdate, TicketRow, TicketStore, TicketUpdate
+from faultd.correlate.store import Rows, TicketStore
 from faultd.correlate.tickets import ChangeAction, FaultView, TicketChange
 
 
@@ -72,27 +72,6 @@ class SeenBatches:
             for k in list(self._recent)[: self._keep // 2]:
                 del self._recent[k]
         return summary
-
-
-class Rows:
-    """A batch's store rows: upserts, and updates of rows whose indexed columns (a
-    ticket's state, a fault's ticket) did not change."""
-
-    __slots__ = ("fault_updates", "faults", "ticket_updates", "tickets")
-
-    def __init__(self) -> None:
-        self.tickets: list[TicketRow] = []
-        self.faults: list[FaultRow] = []
-        self.ticket_updates: list[TicketUpdate] = []
-        self.fault_updates: list[FaultUpdate] = []
-
-    def __len__(self) -> int:
-        return (
-            len(self.tickets)
-            + len(self.faults)
-            + len(self.ticket_updates)
-            + len(self.fault_updates)
-        )
 
 
 def _actions(t: Ticket, reasons: set[str]) -> list[ChangeAction]:

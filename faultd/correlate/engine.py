@@ -427,21 +427,12 @@ class CorrelationEngine:
         writer = self._writer
         if writer is not None:
             meta = {"next_fid": str(self._next_fid), "watermark": repr(self._watermark)}
-            self._job = writer.submit(
-                res.batch_id,
-                self._now,
-                summary,
-                rows.tickets,
-                rows.faults,
-                meta,
-                rows.ticket_updates,
-                rows.fault_updates,
-            )
+            self._job = writer.submit(res.batch_id, self._now, summary, rows, meta)
             self._since_prune += 1
             if self._since_prune >= self.policy.retention.prune_every_batches:
                 self._since_prune = 0
                 now, retention = self._clock(), self.policy.retention
-                # after the batch's commit, on the writer thread; the batch is acknowledged
+                # after the batch's commit, in the writer; the batch is acknowledged
                 # once both are done (a failed prune fails the acknowledgement, as before)
                 self._job = writer.prune(now, retention)
 
@@ -452,6 +443,6 @@ class CorrelationEngine:
         if self._store is None:
             return 0, 0
         now, retention = self._clock(), self.policy.retention
-        if self._writer is None:  # opening: the writer thread does not run yet
+        if self._writer is None:  # opening: the writer process does not run yet
             return self._store.prune(now, retention)
         return self._writer.prune(now, retention).wait()

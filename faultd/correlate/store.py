@@ -13,14 +13,16 @@ Layout (``PRAGMA user_version`` 2): a ticket row is keyed by its number ``tno``
 rows point at it with an integer and the faults index grows at its end.  The
 ticket itself is one compact msgpack array (`StoredTicket`: the payload's fields
 without its faults, which are fault rows, plus the engine's internal fields).
-Rows are upserted: a repeat of a fault rewrites only its mutable columns.
+A batch's `Rows` are upserted, except rows already stored whose indexed
+columns (a ticket's state, a fault's ticket) did not change: those are updated
+without them, since setting an indexed column rewrites its index entry even
+when the value is the same.
 Version 1 databases (text ticket keys, JSON views) are migrated in place on open.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,27 @@ FaultUpdate = tuple[int, float, int, int, int]
 # without those columns, which halves the pages a batch of repeats writes.
 _UPDATE_TICKET = "UPDATE tickets SET suppressed=?, updated_at=?, data=? WHERE tno=?"
 _UPDATE_FAULT = "UPDATE faults SET severity=?, last_seen=?, occurrences=?, cleared=? WHERE fid=?"
+
+
+class Rows:
+    """A batch's store rows: upserts, and updates of rows whose indexed columns (a
+    ticket's state, a fault's ticket) did not change."""
+
+    __slots__ = ("fault_updates", "faults", "ticket_updates", "tickets")
+
+    def __init__(self) -> None:
+        self.tickets: list[TicketRow] = []
+        self.faults: list[FaultRow] = []
+        self.ticket_updates: list[TicketUpdate] = []
+        self.fault_updates: list[FaultUpdate] = []
+
+    def __len__(self) -> int:
+        return (
+            len(self.tickets)
+            + len(self.faults)
+            + len(self.ticket_updates)
+            + len(self.fault_updates)
+        )
 
 
 class StoredTicket(msgspec.Struct, array_like=True, gc=False):
@@ -285,23 +308,23 @@ class TicketStore:
         batch_id: str,
         seen_at: float,
         summary: bytes,
-        tickets: Sequence[TicketRow],
-        faults: Sequence[FaultRow],
+        rows: Rows,
         meta: dict[str, str],
-        ticket_updates: Sequence[TicketUpdate] = (),
-        fault_updates: Sequence[FaultUpdate] = (),
     ) -> None:
-        """Write one batch's changes and its id in one transaction.  `tickets` and `faults`
-        are upserted; the updates name rows that must exist (else nothing is written)."""
+        """Write one batch's changes and its id in one transaction.  Tickets and faults are
+        upserted; the updates name rows that must exist (else nothing is written)."""
         db = self._db
         db.execute("BEGIN")
         try:
-            if tickets:
-                db.executemany(_UPSERT_TICKET, tickets)
-            if faults:
-                db.executemany(_UPSERT_FAULT, faults)
-            for sql, rows in ((_UPDATE_TICKET, ticket_updates), (_UPDATE_FAULT, fault_updates)):
-                if rows and db.executemany(sql, rows).rowcount != len(rows):
+            if rows.tickets:
+                db.executemany(_UPSERT_TICKET, rows.tickets)
+            if rows.faults:
+                db.executemany(_UPSERT_FAULT, rows.faults)
+            for sql, updates in (
+                (_UPDATE_TICKET, rows.ticket_updates),
+                (_UPDATE_FAULT, rows.fault_updates),
+            ):
+                if updates and db.executemany(sql, updates).rowcount != len(updates):
                     raise sqlite3.IntegrityError(f"rows missing for {sql.split()[1]} updates")
             if meta:
                 db.executemany("INSERT OR REPLACE INTO meta VALUES (?,?)", meta.items())
@@ -312,7 +335,7 @@ class TicketStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        self.committed(len(tickets) + len(faults) + len(ticket_updates) + len(fault_updates))
+        self.committed(len(rows))
 
     def committed(self, rows: int) -> None:
         """A batch of `rows` rows was committed (here or by the writer process): lets the

@@ -47,14 +47,14 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import faultd
 from faultd.correlate.policy import Retention
-from faultd.correlate.store import FaultRow, FaultUpdate, TicketRow, TicketStore, TicketUpdate
+from faultd.correlate.store import Rows, TicketStore
 
 log = logging.getLogger("faultd.correlate")
 
@@ -225,20 +225,13 @@ class StoreWriter:
         batch_id: str,
         seen_at: float,
         summary: bytes,
-        tickets: Sequence[TicketRow],
-        faults: Sequence[FaultRow],
+        rows: Rows,
         meta: dict[str, str],
-        ticket_updates: Sequence[TicketUpdate] = (),
-        fault_updates: Sequence[FaultUpdate] = (),
     ) -> Commit:
         """Queue one batch's transaction (`TicketStore.commit_batch`; blocks while `depth`
         writes are in flight); raises `StoreFailed` once an earlier commit failed."""
-        msg = (
-            "commit", batch_id, seen_at, summary, tickets, faults, meta, ticket_updates,
-            fault_updates,
-        )  # fmt: skip
-        rows = len(tickets) + len(faults) + len(ticket_updates) + len(fault_updates)
-        return self._send(msg, rows, True)
+        msg = ("commit", batch_id, seen_at, summary, rows, meta)
+        return self._send(msg, len(rows), True)
 
     def prune(self, now: float, retention: Retention) -> Job[tuple[int, int]]:
         """`TicketStore.prune` in the writer, after everything queued before it."""

@@ -22,7 +22,7 @@ import yaml
 
 from faultd.correlate import AsyncCorrelator, CorrelationEngine, parse_policy
 from faultd.correlate.policy import Retention
-from faultd.correlate.store import TicketStore, db_path
+from faultd.correlate.store import Rows, TicketStore, db_path
 from faultd.correlate.writer import StoreFailed, StoreWriter
 from faultd.event import Batch
 
@@ -151,7 +151,7 @@ def test_prune_runs_in_order_and_its_failure_is_its_own(tmp_path: Path) -> None:
     store = TicketStore(db_path(tmp_path))
     writer = StoreWriter(store)
     try:
-        writer.submit("b-1", T0, b"{}", [], [], {})
+        writer.submit("b-1", T0, b"{}", Rows(), {})
         assert writer.prune(T0 + 1, Retention(batch_ids_seconds=0.5)).wait(10) == (0, 1)
         assert _committed(tmp_path) == []  # pruned after b-1 was written
         _sql(
@@ -159,12 +159,12 @@ def test_prune_runs_in_order_and_its_failure_is_its_own(tmp_path: Path) -> None:
             "CREATE TRIGGER keep BEFORE DELETE ON batches"
             " BEGIN SELECT RAISE(ABORT, 'prune failed'); END",
         )
-        writer.submit("b-2", T0 + 2, b"{}", [], [], {})
+        writer.submit("b-2", T0 + 2, b"{}", Rows(), {})
         failing = writer.prune(T0 + 10, Retention(batch_ids_seconds=0.5))
         with pytest.raises(sqlite3.IntegrityError, match="prune failed"):
             failing.wait(10)
         assert writer.failed is None  # not a commit: later writes go on
-        writer.submit("b-3", T0 + 3, b"{}", [], [], {}).wait(10)
+        writer.submit("b-3", T0 + 3, b"{}", Rows(), {}).wait(10)
         writer.flush()
         assert _committed(tmp_path) == ["b-2", "b-3"]
     finally:
@@ -195,7 +195,7 @@ from pathlib import Path
 sys.path.insert(0, {root!r})
 sys.path.insert(0, {tests!r})
 from faultd.correlate import CorrelationEngine, parse_policy
-from faultd.correlate.store import TicketStore, db_path
+from faultd.correlate.store import Rows, TicketStore, db_path
 from correlate.conftest import T0, Clock, batch, ev, policy_dict
 
 os.setpgrp()  # a group of our own: "group" kills the engine and its writer, not pytest
