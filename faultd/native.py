@@ -54,6 +54,7 @@ MODULES = (
     "faultd.sources.fairness",
     "faultd.sources.snmp",
     "faultd.spill.journal",
+    "faultd.ids",
 )
 # Not faultd.snmp.receiver: compiled, it made the whole trap path ~50 % slower
 # (bench_hotpath: receive() 19 -> 34 us); it mostly calls into pysnmp anyway.

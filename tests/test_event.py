@@ -9,7 +9,7 @@ import uuid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from faultd import event
+from faultd import ids as faultd_ids
 from faultd.event import Batch, FaultEvent, decode_batch, dedup_key, encode_batch, new_id
 
 
@@ -73,7 +73,7 @@ def test_new_id_has_the_documented_layout() -> None:
     for u in ids:
         ms, rand_a, tail = u.int >> 80, (u.int >> 64) & 0xFFF, u.int & (2**64 - 1)
         assert before <= ms <= after
-        n = (tail - event._ID_BASE) & 0x3FFF_FFFF_FFFF_FFFF  # tail = base + n (mod 2^62)
+        n = (tail - faultd_ids._ID_BASE) & 0x3FFF_FFFF_FFFF_FFFF  # tail = base + n (mod 2^62)
         assert n & 0xFFF == rand_a
         h = "%012x7%03x%016x" % (ms, n & 0xFFF, tail)  # noqa: UP031 - the original form
         assert str(u) == f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
