@@ -257,10 +257,6 @@ class TicketStore:
         # the writer process (writer.py) commits without a checkpoint thread of its own: the
         # engine's store runs it and is told about each commit (`committed`)
         self._ckpt = Checkpointer(path) if background_checkpoints and checkpoint_thread else None
-        # batch-id lookups come from the evaluating thread while the writer (writer.py)
-        # commits: they read the last committed state on their own connection (a batch
-        # not committed yet is found in memory, emit.SeenBatches)
-        self._lookup = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
 
     def _migrate(self) -> None:
         db = self._db
@@ -298,7 +294,9 @@ class TicketStore:
 
     def batch_summary(self, batch_id: str) -> bytes | None:
         """The stored summary of a batch seen before, else None."""
-        row = self._lookup.execute(
+        # the last committed state: a batch still on its way to disk (writer.py) is
+        # found in memory (emit.SeenBatches)
+        row = self._db.execute(
             "SELECT summary FROM batches WHERE batch_id = ?", (batch_id,)
         ).fetchone()
         return bytes(row[0]) if row else None
@@ -398,5 +396,4 @@ class TicketStore:
     def close(self) -> None:
         if self._ckpt is not None:
             self._ckpt.close()
-        self._lookup.close()
         self._db.close()

@@ -185,8 +185,9 @@ def _serve(conn: Connection, path: str, cache_mib: int, background_checkpoints: 
 class StoreWriter:
     """The process that writes a `TicketStore`'s batches (see the module docstring)."""
 
-    def __init__(self, store: TicketStore, *, depth: int = 2) -> None:
+    def __init__(self, store: TicketStore, *, depth: int = 2, inline_rows: int = 64) -> None:
         self.store = store
+        self.inline_rows = inline_rows  # see submit
         self.child_cpu_seconds = 0.0  # the writer process's CPU time, known after close()
         ours, theirs = socket.socketpair()
         # a fresh interpreter (not fork: the caller may have threads; not multiprocessing:
@@ -229,7 +230,30 @@ class StoreWriter:
         meta: dict[str, str],
     ) -> Commit:
         """Queue one batch's transaction (`TicketStore.commit_batch`; blocks while `depth`
-        writes are in flight); raises `StoreFailed` once an earlier commit failed."""
+        writes are in flight); raises `StoreFailed` once an earlier commit failed.
+
+        A batch of at most `inline_rows` rows submitted while nothing is in flight is
+        committed right here, on the engine's own connection (in order: the writer
+        process is idle): a serial caller with small batches (the critical lane, a
+        replay of sparse alarms) pays no round trip."""
+        if self._failed is not None:
+            raise StoreFailed(f"an earlier commit failed: {self._failed!r}") from self._failed
+        if len(rows) <= self.inline_rows:
+            job: Commit = Job()
+            with self._send_lock:
+                if not self._waiting and self._gone is None and self._failed is None:
+                    # the writer is idle and the batch small: committing here is cheaper
+                    # than the round trip, and there is nothing to overlap it with
+                    try:
+                        self.store.commit_batch(batch_id, seen_at, summary, rows, meta)
+                    except Exception as exc:
+                        self._failed = exc
+                        log.error("correlation store commit failed: %r", exc)
+                        job._finish(None, exc)
+                    else:
+                        job._finish(None, None)
+                    self._last = job
+                    return job
         msg = ("commit", batch_id, seen_at, summary, rows, meta)
         return self._send(msg, len(rows), True)
 

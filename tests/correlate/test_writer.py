@@ -60,8 +60,16 @@ def _committed(state: Path) -> list[str]:
         db.close()
 
 
-def _engine(state: Path, clock: Clock) -> CorrelationEngine:
-    return CorrelationEngine(parse_policy(policy_dict()), TicketStore(db_path(state)), clock=clock)
+def _engine(state: Path, clock: Clock, *, inline: bool = False) -> CorrelationEngine:
+    """An engine whose batches all go through the writer process (these tests' batches
+    are small: by default an idle writer lets the engine commit them itself)."""
+    engine = CorrelationEngine(
+        parse_policy(policy_dict()), TicketStore(db_path(state)), clock=clock
+    )
+    if not inline:
+        assert engine._writer is not None
+        engine._writer.inline_rows = -1
+    return engine
 
 
 def test_batch_is_decided_before_and_acknowledged_after_its_commit(
@@ -201,6 +209,7 @@ from correlate.conftest import T0, Clock, batch, ev, policy_dict
 os.setpgrp()  # a group of our own: "group" kills the engine and its writer, not pytest
 state = Path({state!r})
 engine = CorrelationEngine(parse_policy(policy_dict()), TicketStore(db_path(state)), clock=Clock())
+engine._writer.inline_rows = -1
 engine.evaluate(batch([ev("agg-1", ts=T0)], "b-1"))
 two = engine.submit(batch([ev("acc-001", ts=T0 + 1)], "b-2"))
 two.result(timeout=10)
@@ -301,3 +310,40 @@ def test_updates_of_rows_not_in_the_store_fail_the_commit(tmp_path: Path, clock:
     finally:
         engine.close()
     assert _committed(state) == ["b-1", "b-2"]
+
+
+def test_small_batches_of_a_serial_caller_are_committed_without_the_round_trip(
+    tmp_path: Path, clock: Clock
+) -> None:
+    state = tmp_path / "s"
+    engine = _engine(state, clock, inline=True)
+    writer = engine._writer
+    assert writer is not None
+    try:
+        before = writer.cpu_seconds()
+        assert engine.evaluate(batch([ev("acc-001", ts=T0)], "b-1")).opened == 1
+        assert _committed(state) == ["b-1"]  # durable on return
+        # a big batch goes to the writer process; a small one submitted while it is in
+        # flight queues behind it (in order), not past it
+        big = [ev(f"lyo-{i:03d}", ts=T0 + 1) for i in range(1, 80)]
+        with _write_locked(state):
+            first = engine.submit(batch(big, "b-2"))
+            second = engine.submit(batch([ev("acc-001", ts=T0 + 2)], "b-3"))
+            assert not first.done() and not second.done()
+        first.result(timeout=10)
+        second.result(timeout=10)
+        assert _committed(state) == ["b-1", "b-2", "b-3"]
+        assert writer.cpu_seconds() > before
+        # a failed commit here poisons the engine like one in the writer process
+        _sql(
+            state,
+            "CREATE TRIGGER fail_b4 BEFORE INSERT ON batches WHEN NEW.batch_id = 'b-4'"
+            " BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END",
+        )
+        with pytest.raises(sqlite3.IntegrityError, match="disk I/O error"):
+            engine.evaluate(batch([ev("acc-002", ts=T0 + 3)], "b-4"))
+        with pytest.raises(StoreFailed):
+            engine.evaluate(batch([ev("acc-003", ts=T0 + 4)], "b-5"))
+    finally:
+        engine.close()
+    assert _committed(state) == ["b-1", "b-2", "b-3"]
