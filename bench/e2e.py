@@ -17,8 +17,8 @@ slower than the offered rate passed a 1 s step, its deficit parked in the (8 MiB
 socket buffer, and the reported rate was one it cannot sustain.  With it, a receiver
 falling behind by more than about 10 % (1 s steps; 5 % with 2 s steps) fails the
 step; the floor leaves room for a batch flush that happens to coincide with the end
-of the step (a few ms of backlog).  The peers get the same search, the same check, the same
-datagrams and the same sender processes.
+of the step (up to ~50 ms of backlog, measured).  The peers get the same search, the
+same check, the same datagrams and the same sender processes.
 
 CPU placement: with 1 worker faultd (or the peer) is pinned to CPU 0 and the senders
 and the sink to CPU 1; with 2 workers faultd (or the peer) gets CPUs 0,1 (taskset
@@ -298,6 +298,11 @@ def udp_backlog(ports: set[int]) -> int:
     return total
 
 
+def drain_limit(seconds: float) -> float:
+    """How long the receive queues may take to empty after a step of `seconds`."""
+    return max(DRAIN_FLOOR, DRAIN_LIMIT * seconds)
+
+
 def drain_seconds(ports: set[int], limit: float) -> float:
     """Seconds until the receive queues of `ports` are empty (`limit` if they are not
     by then)."""
@@ -346,11 +351,12 @@ class Trial:
 def search(name: str, work: Load, count: Callable[[], int], syslog_port: int | None,
            snmp_port: int | None, sender_cpus: set[int] | None, seconds: float,
            start: int, ceiling: int, max_steps: int = 6) -> tuple[int, list[Trial]]:
-    """Highest loss-free offered rate: double from `start`, then bisect.  Returns the
-    best loss-free step's achieved rate (see Trial.achieved)."""
+    """Highest offered rate that loses nothing and is kept up with (Trial.passed):
+    double from `start`, then bisect.  Returns the best passing step's achieved rate
+    (see Trial.achieved)."""
     targets = work.targets(syslog_port, snmp_port)
     ports = {p for p in (syslog_port, snmp_port) if p is not None}
-    drain_limit = max(DRAIN_FLOOR, DRAIN_LIMIT * seconds)
+    limit = drain_limit(seconds)
     best, lossy = 0, 0
     trials: list[Trial] = []
     rate = start
@@ -361,7 +367,7 @@ def search(name: str, work: Load, count: Callable[[], int], syslog_port: int | N
         drain = drain_seconds(ports, limit=max(1.0, seconds))
         got = settle(count, base + sent) - base
         base += got
-        trial = Trial(rate, sent, got, took, drain, drain_limit)
+        trial = Trial(rate, sent, got, took, drain, limit)
         trials.append(trial)
         print(f"  {name:>22} {rate:>8,}/s offered: sent {sent:>8,} got {got:>8,} "
               f"lost {trial.lost:>7,} drained in {drain:.2f}s"
@@ -534,7 +540,7 @@ def benchmark(kinds: list[str], workers_list: list[int], seconds: float, peer: b
             f"loss-free step; a step marked 20k✓(11k) asked 20k/s but the CPU-starved "
             f"generator managed only 11k/s (in catch-up bursts); 40k⌛ lost nothing but "
             f"fell behind (its socket queues took longer than "
-            f"{max(DRAIN_FLOOR, DRAIN_LIMIT * seconds):.2g} s to empty after the senders stopped), "
+            f"{drain_limit(seconds):.2g} s to empty after the senders stopped), "
             f"so it does not count. "
             f"Ended with {load_average()}; {took:.0f} s.\n\n"
             + results.table(header, rows)), found
