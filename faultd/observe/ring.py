@@ -42,20 +42,23 @@ class RawRing:
     __slots__ = ("_items",)
 
     def __init__(self, capacity: int) -> None:
-        self._items: deque[tuple[float, str, str, int, bytes]] = deque(maxlen=capacity)
+        # The address tuple is kept as the transport gave it: unpacking it here, per
+        # datagram, cost more than the rest of append.
+        self._items: deque[tuple[float, str, SocketAddress, bytes]] = deque(maxlen=capacity)
 
     @property
     def capacity(self) -> int:
         return self._items.maxlen or 0
 
     def append(self, received_at: float, source: str, addr: SocketAddress, data: bytes) -> None:
-        self._items.append((received_at, source, addr[0], addr[1], data))
+        self._items.append((received_at, source, addr, data))
 
     def __len__(self) -> int:
         return len(self._items)
 
     def snapshot(self) -> list[RawDatagram]:
-        return [RawDatagram(*item) for item in list(self._items)]
+        return [RawDatagram(received_at, source, addr[0], addr[1], data)
+                for received_at, source, addr, data in list(self._items)]
 
     def dump(self, path: Path) -> int:
         """Write the ring to `path` (0600) as JSON lines; returns the datagram count."""
