@@ -34,6 +34,7 @@ from faultd.tiers import TierMatcher
 from faultd.window import AdaptiveWindow
 
 _SEVERITY_ORDER: Final = (1, 2, 3, 4)
+_CRITICAL: Final = int(Severity.CRITICAL)  # a plain int: compared per event
 
 EmitFn = Callable[[Batch], None]
 OverflowFn = Callable[[FaultEvent], bool]  # True when the event was kept (spilled)
@@ -133,15 +134,19 @@ class Accumulator:
 
     def offer(self, event: FaultEvent) -> bool:
         """Take one event. Returns False if it was dropped (counted), True otherwise."""
-        if not event.tier:
-            event.tier = self._matcher.tier_for(event.node_id)
+        # Each field is read once: compiled code reads a msgspec field through the
+        # generic getattr (this runs per event).
+        tier = event.tier
+        if not tier:
+            tier = event.tier = self._matcher.tier_for(event.node_id)
         severity = event.severity
-        lane = LANE_CRITICAL if severity == Severity.CRITICAL else LANE_STANDARD
-        window = self._windows.get((event.tier, lane))
+        key = event.dedup_key
+        lane = LANE_CRITICAL if severity == _CRITICAL else LANE_STANDARD
+        window = self._windows.get((tier, lane))
         if window is None:  # tier name from elsewhere (replay, bus): re-match locally
             event.tier = self._matcher.tier_for(event.node_id)
             window = self._windows[(event.tier, lane)]
-        first = window.by_key.get(event.dedup_key) if event.dedup_key else None
+        first = window.by_key.get(key) if key else None
         if first is not None:
             first.duplicates += 1 + event.duplicates
             self._folded[window.tier].inc()
@@ -155,8 +160,8 @@ class Accumulator:
             window.opened_mono = self._clock.monotonic()
             window.timer = self._clock.call_later(
                 window.adaptive.current, functools.partial(self._on_timer, window))
-        if event.dedup_key:
-            window.by_key[event.dedup_key] = event
+        if key:
+            window.by_key[key] = event
         window.queues[severity].append(event)
         if self._journal is not None:
             self._journal.record(event)
