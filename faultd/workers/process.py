@@ -1,9 +1,10 @@
 """A receive worker process: UDP listeners on SO_REUSEPORT, parse, normalise, uplink.
 
-Started by the main process as `faultd worker --config PATH --index N --uplink-fd FD`
-(never by hand).  It binds the configured syslog and SNMP UDP listeners with
-SO_REUSEPORT, normalises every datagram with the same code as a single-process
-daemon, and streams the events to the main process.  It reports its counters
+Started by the main process as `faultd worker --config PATH --index N --uplink-fd FD
+--critical-fd FD` (never by hand).  It binds the configured syslog and SNMP UDP
+listeners with SO_REUSEPORT, normalises every datagram with the same code as a
+single-process daemon, and streams the events to the main process (critical ones
+on their own uplink, faultd.workers.uplink).  It reports its counters
 twice a second (the first report also says "listeners bound").  SIGTERM, or the
 main process closing the uplink, makes it stop reading, flush and exit.
 SIGINT is ignored: a Ctrl-C reaches the main process, which stops the workers
@@ -41,15 +42,20 @@ class _UplinkProtocol(asyncio.Protocol):
         self._closed.set()
 
 
-async def _serve(config: Config, index: int, uplink_fd: int) -> int:
+async def _serve(config: Config, index: int, uplink_fd: int, critical_fd: int | None) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     uplink_sock = socket.socket(fileno=uplink_fd)
     transport, _ = await loop.connect_accepted_socket(lambda: _UplinkProtocol(stop),
                                                       sock=uplink_sock)
+    critical = None
+    if critical_fd is not None:
+        critical, _ = await loop.connect_accepted_socket(
+            lambda: _UplinkProtocol(stop), sock=socket.socket(fileno=critical_fd))
     metrics = Metrics()
-    uplink = UplinkWriter(transport, on_drop=metrics.dropped["queue_full"].inc)
+    uplink = UplinkWriter(transport, on_drop=metrics.dropped["queue_full"].inc,
+                          critical=critical)
     intake = Intake(uplink.send, uplink.has_capacity, metrics, config.node_aliases)
     sources: list[DatagramSource] = []
     if config.syslog.listen:
@@ -80,14 +86,17 @@ async def _serve(config: Config, index: int, uplink_fd: int) -> int:
     await asyncio.sleep(0)
     uplink.flush()
     uplink.send_counters(snapshot(metrics))
+    if critical is not None:
+        critical.close()
     transport.close()
     return 0
 
 
-def run_worker(config_path: Path, index: int, uplink_fd: int) -> int:
+def run_worker(config_path: Path, index: int, uplink_fd: int,
+               critical_fd: int | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     config = load_config(config_path)
     setup_logging(config.logging.level, config.logging.format)
     import uvloop
 
-    return uvloop.run(_serve(config, index, uplink_fd))
+    return uvloop.run(_serve(config, index, uplink_fd, critical_fd))

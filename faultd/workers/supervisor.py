@@ -1,7 +1,8 @@
 """Main-process side of multi-core receive: start, watch, restart and stop workers.
 
-Each worker gets one end of a Unix socket pair; its events are handed to the
-daemon's intake as frames arrive.  A worker that dies is restarted (its counters
+Each worker gets one end of two Unix socket pairs, the standard and the critical
+uplink (faultd.workers.uplink); its events are handed to the daemon's intake as
+frames arrive.  A worker that dies is restarted (its counters
 start again from zero).  `restart()` starts a complete new set before stopping
 the old one: SO_REUSEPORT lets both sets listen at once, so a reload loses no
 datagram.  `stop()` asks each worker to flush and exit (SIGTERM) and waits for
@@ -37,7 +38,7 @@ class _Worker:
     index: int
     process: subprocess.Popen[bytes]
     reader: UplinkReader
-    transport: asyncio.BaseTransport
+    transports: tuple[asyncio.BaseTransport, asyncio.BaseTransport]  # standard, critical
     ready: asyncio.Future[None]
     retired: bool = False
 
@@ -73,11 +74,14 @@ class WorkerSupervisor:
     async def _spawn(self, index: int) -> _Worker:
         loop = asyncio.get_running_loop()
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        critical_parent, critical_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         process = subprocess.Popen(  # noqa: ASYNC220 - fork/exec only, returns at once
             [sys.executable, "-m", "faultd", "worker", "--config", str(self.config_path),
-             "--index", str(index), "--uplink-fd", str(child.fileno())],
-            pass_fds=[child.fileno()])
+             "--index", str(index), "--uplink-fd", str(child.fileno()),
+             "--critical-fd", str(critical_child.fileno())],
+            pass_fds=[child.fileno(), critical_child.fileno()])
         child.close()
+        critical_child.close()
         ready: asyncio.Future[None] = loop.create_future()
 
         def on_counters(values: list[tuple[str, str, float]]) -> None:
@@ -87,7 +91,9 @@ class WorkerSupervisor:
 
         transport, reader = await loop.connect_accepted_socket(
             lambda: UplinkReader(self._on_events, on_counters), sock=parent)
-        worker = _Worker(index, process, reader, transport, ready)
+        critical, _ = await loop.connect_accepted_socket(
+            lambda: UplinkReader(self._on_events, on_counters), sock=critical_parent)
+        worker = _Worker(index, process, reader, (transport, critical), ready)
         task = asyncio.create_task(self._watch(worker), name=f"worker-{index}")
         self._watchers.add(task)
         task.add_done_callback(self._watchers.discard)
@@ -140,7 +146,8 @@ class WorkerSupervisor:
             if worker.process.poll() is None:
                 worker.process.kill()
             await asyncio.to_thread(worker.process.wait)
-            worker.transport.close()
+            for transport in worker.transports:
+                transport.close()
 
     def pids(self) -> list[int]:
         return [w.process.pid for w in self._workers]

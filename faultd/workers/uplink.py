@@ -1,9 +1,15 @@
-"""The worker -> main process stream: length-prefixed msgpack frames on a Unix socket.
+"""The worker -> main process streams: length-prefixed msgpack frames on Unix sockets.
 
 A frame is either `Events` (a run of normalised events) or `Counters` (the
 worker's cumulative counter values, sent twice a second, so the main process
 exports one set of metrics).  The worker side batches events per loop
 iteration; the main side decodes frames and hands events to the intake.
+
+Each worker has two uplinks.  Critical events (severity 1) travel on their own,
+so they bypass the standard lane's queue here too (DESIGN.md): when the main
+process falls behind a storm, the standard uplink backs up (in the kernel and
+in the worker, up to BACKLOG_LIMIT), while a critical event is read in the main
+process's next loop iteration.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from faultd.event import FaultEvent
+from faultd.event import FaultEvent, Severity
 
 log = logging.getLogger("faultd.workers")
 
@@ -23,6 +29,7 @@ HEADER = struct.Struct("!I")
 MAX_FRAME = 64 << 20
 FLUSH_EVENTS = 256  # a frame carries at most this many events
 BACKLOG_LIMIT = 32 << 20  # bytes queued towards a slow main process before dropping
+CRITICAL = int(Severity.CRITICAL)
 
 
 class Events(msgspec.Struct, tag="events", gc=False):
@@ -45,20 +52,30 @@ def encode_frame(frame: Frame) -> bytes:
 
 
 class UplinkWriter:
-    """Worker side: buffers events and writes one frame per loop iteration."""
+    """Worker side: buffers events and writes one frame per loop iteration.
 
-    def __init__(self, transport: asyncio.WriteTransport, on_drop: Callable[[int], None]) -> None:
+    With a `critical` transport, severity-1 events are framed onto it instead,
+    in the same iteration, never behind the standard backlog.
+    """
+
+    def __init__(self, transport: asyncio.WriteTransport, on_drop: Callable[[int], None],
+                 critical: asyncio.WriteTransport | None = None) -> None:
         self._transport = transport
+        self._critical = critical
         self._on_drop = on_drop
         self._pending: list[FaultEvent] = []
+        self._pending_critical: list[FaultEvent] = []
         self._scheduled = False
         self._loop = asyncio.get_running_loop()
 
     def send(self, event: FaultEvent) -> bool:
-        self._pending.append(event)
-        if len(self._pending) >= FLUSH_EVENTS:
-            self.flush()
-        elif not self._scheduled:
+        if event.severity == CRITICAL and self._critical is not None:
+            self._pending_critical.append(event)
+        else:
+            self._pending.append(event)
+            if len(self._pending) >= FLUSH_EVENTS:
+                self._write(self._transport, self._take_standard())
+        if not self._scheduled:
             self._scheduled = True
             self._loop.call_soon(self.flush)
         return True
@@ -68,16 +85,24 @@ class UplinkWriter:
 
     def flush(self) -> None:
         self._scheduled = False
-        if not self._pending:
-            return
+        if self._pending_critical and self._critical is not None:
+            events, self._pending_critical = self._pending_critical, []
+            self._write(self._critical, events)
+        if self._pending:
+            self._write(self._transport, self._take_standard())
+
+    def _take_standard(self) -> list[FaultEvent]:
         events, self._pending = self._pending, []
-        if self._transport.is_closing():
+        return events
+
+    def _write(self, transport: asyncio.WriteTransport, events: list[FaultEvent]) -> None:
+        if transport.is_closing():
             self._on_drop(len(events))
             return
-        if not self.has_capacity():  # main process not keeping up: count, never block
-            self._on_drop(len(events))
+        if transport.get_write_buffer_size() >= BACKLOG_LIMIT:
+            self._on_drop(len(events))  # main process not keeping up: count, never block
             return
-        self._transport.write(encode_frame(Events(events)))
+        transport.write(encode_frame(Events(events)))
 
     def send_counters(self, values: list[tuple[str, str, float]]) -> None:
         if not self._transport.is_closing():

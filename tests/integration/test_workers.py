@@ -96,3 +96,28 @@ async def test_reload_replaces_workers_without_a_gap(
         for i in range(40):
             socks[i % 4].send(line("acc-2", f"after reload {i}"))
         await endpoint.wait_for(lambda: endpoint.represented() >= 40, timeout=20)
+
+
+async def test_critical_events_take_their_own_uplink_past_a_warning_storm(
+        tmp_path: Path, endpoint: RecordingEndpoint) -> None:
+    """With workers, a critical event reaches the critical lane while the standard
+    10 s window (and the workers' standard uplinks) are full of warnings."""
+    port = free_port()
+    raw = base_config(tmp_path, endpoint.url, workers=2, syslog={"listen": f"127.0.0.1:{port}"},
+                      accumulator={"critical_window_seconds": 0.25, "tiers": [
+                          {"name": "all", "match": ["*"], "window_seconds": 10,
+                           "max_batch_size": 50000}]})
+    async with running_daemon(tmp_path, raw):
+        socks = senders(8, port)
+        for i in range(4000):  # warnings (severity 4)
+            socks[i % 8].send(f"<188>1 - acc-{i % 50} app - - - minor thing {i}".encode())
+            if i % 500 == 499:
+                socks[i % 8].send(line(f"core-{i}", "fibre cut"))  # <187>: local7.err, sev 2
+                socks[(i + 1) % 8].send(f"<186>1 - core-{i} app - - - ring down".encode())
+                await asyncio.sleep(0.01)
+        await endpoint.wait_for(lambda: sum(len(b["events"]) for b in endpoint.accepted) >= 8,
+                                timeout=5)
+        assert {b["lane"] for b in endpoint.accepted} == {"critical"}  # standard still open
+    critical = [e for b in endpoint.accepted if b["lane"] == "critical" for e in b["events"]]
+    assert sorted(e["message"] for e in critical) == ["ring down"] * 8
+    assert {e["severity"] for e in critical} == {1}
