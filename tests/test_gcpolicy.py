@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from faultd.gcpolicy import settle_heap
+from faultd.gcpolicy import YOUNG_THRESHOLD, settle_heap
 
 
 class Node:
@@ -18,8 +18,16 @@ class Node:
 
 @pytest.fixture(autouse=True)
 def _unfreeze() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+def test_young_collections_are_made_rarer() -> None:
+    _, older, oldest = gc.get_threshold()
+    settle_heap()
+    assert gc.get_threshold() == (YOUNG_THRESHOLD, older, oldest)
 
 
 def test_survivors_are_frozen_out_of_full_collections() -> None:
