@@ -13,6 +13,7 @@ import logging
 import signal
 import stat
 import time
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,18 @@ def test_ring_keeps_the_last_n_and_dumps_private(tmp_path: Path) -> None:
     assert [r.data for r in rows] == [bytes([i, 0, 255]) for i in (2, 3, 4)]
     assert [(r.source, r.port) for r in rows] == [("syslog", 5002), ("snmp", 5003),
                                                   ("syslog", 5004)]
+
+
+@pytest.mark.parametrize("capacity", [1, 3, 4])
+def test_ring_holds_what_a_bounded_deque_would_oldest_first(capacity: int) -> None:
+    ring = RawRing(capacity)
+    model: deque[int] = deque(maxlen=capacity)
+    for i in range(3 * capacity + 2):
+        assert [int(r.received_at) for r in ring.snapshot()] == list(model)
+        assert len(ring) == len(model)
+        ring.append(float(i), "syslog", ("10.0.0.1", i), b"x")
+        model.append(i)
+    assert [r.port for r in ring.snapshot()] == list(model)
 
 
 @pytest.mark.integration
