@@ -91,6 +91,9 @@ def run(storm_rate: int, workers: int, seconds: float,
             crit.join()
             e2e.settle(lambda: len(sink.latency()["critical"]), len(stamps), quiet_seconds=2)
             lat = sink.latency()
+            # where storm events went missing: never read (kernel socket drops) or dropped
+            received = int(daemon.metric("faultd_events_received_total"))
+            dropped = int(daemon.metric("faultd_events_dropped_total"))
         finally:
             daemon.stop()  # SIGTERM: flushes the open standard windows
         counts = sink.counts()
@@ -102,7 +105,8 @@ def run(storm_rate: int, workers: int, seconds: float,
     target = (CRITICAL_WINDOW + 0.05) * 1000
     p99 = quantile(crit_ms, 0.99) if crit_ms else float("nan")
     print(f"  workers {workers}: storm {storm_rate:,}/s sent {sent:,} delivered {storm_got:,}; "
-          f"critical {len(crit_ms)}/{len(stamps)} ({e2e.load_average()})", flush=True)
+          f"critical {len(crit_ms)}/{len(stamps)}; faultd received {received:,}, dropped {dropped:,} "
+          f"({e2e.load_average()})", flush=True)
     return [workers, e2e.cpu_label(workers), f"{storm_rate:,}", f"{sent:,} / {storm_got:,}",
             f"{len(crit_ms)} / {len(stamps)}" + (f" (+{len(lat['other'])} on standard lane)"
                                                 if lat["other"] else ""),
