@@ -144,6 +144,9 @@ class Sink:
     def latency(self) -> dict[str, list[float]]:
         return http_json(f"http://127.0.0.1:{self.port}/latency")  # type: ignore[no-any-return]
 
+    def latency_stages(self) -> dict[str, list[float]]:
+        return http_json(f"http://127.0.0.1:{self.port}/latency_stages")  # type: ignore[no-any-return]
+
     def reset(self) -> None:
         http_json(f"http://127.0.0.1:{self.port}/reset", data=b"")
 
