@@ -30,6 +30,7 @@ from prometheus_client import Counter
 
 from faultd import __version__, native, systemd
 from faultd.accumulator import Accumulator
+from faultd.cancel import cancel_and_wait
 from faultd.clock import LoopClock
 from faultd.config import Config, ConfigError, changed_sections, load_config, parse_hostport
 from faultd.config_secrets import secret_file_warnings
@@ -514,9 +515,7 @@ class Daemon:
         if self.journal is not None:
             self.journal.close()
         self.spill.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         await self.observer.stop()
         log.info("faultd stopped")
 

@@ -37,6 +37,7 @@ from nats.js.kv import KeyValue
 
 from faultd.bus.busmetrics import AccumulatorMetrics
 from faultd.bus.partition import rendezvous_owner
+from faultd.cancel import cancel_and_wait
 
 log = logging.getLogger("faultd.bus.leases")
 
@@ -169,8 +170,7 @@ class LeaseManager:
     async def close(self) -> None:
         """Leave the group: stop ticking, release every lease, drop the heartbeat."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
         for partition in sorted(self.owned):
             await self.give_up(partition)
         with contextlib.suppress(Exception):

@@ -29,6 +29,7 @@ from nats.js.api import PubAck
 from faultd.bus.busmetrics import CollectorMetrics
 from faultd.bus.codec import encode_event
 from faultd.bus.partition import partition_of, subject_for
+from faultd.cancel import cancel_and_wait
 from faultd.config import BusConfig
 from faultd.event import LANE_CRITICAL, LANE_STANDARD, Batch, FaultEvent, new_id
 from faultd.observe.quietlog import QuietLogger
@@ -81,9 +82,7 @@ class Publisher:
         self._wakeup.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), deadline_seconds)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         while self._queue:
             self._to_outbox(self._queue.popleft(), "shutdown")
 

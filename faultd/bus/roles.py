@@ -39,6 +39,7 @@ from faultd.bus.consumer import PartitionConsumer
 from faultd.bus.leases import LeaseManager
 from faultd.bus.publisher import Publisher
 from faultd.bus.tracker import AckTracker
+from faultd.cancel import cancel_and_wait
 from faultd.spill.store import SpillStore
 
 if TYPE_CHECKING:
@@ -142,8 +143,7 @@ class AccumulatorRole:
 
     async def close(self) -> None:
         if self._lag_task is not None:
-            self._lag_task.cancel()
-            await asyncio.gather(self._lag_task, return_exceptions=True)
+            await cancel_and_wait([self._lag_task])
         if self.leases is not None:
             await self.leases.close()
         for partition in list(self.consumers):

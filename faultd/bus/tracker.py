@@ -29,6 +29,7 @@ from collections.abc import Callable
 from nats.aio.msg import Msg
 
 from faultd.bus.busmetrics import AccumulatorMetrics
+from faultd.cancel import cancel_and_wait
 from faultd.event import Batch, FaultEvent
 
 RECENT = 100_000
@@ -128,5 +129,4 @@ class AckTracker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), deadline_seconds)
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import cast
 
+from faultd.cancel import cancel_and_wait
 from faultd.config import DispatchConfig
 from faultd.dispatch.backoff import full_jitter
 from faultd.dispatch.breaker import CircuitBreaker
@@ -150,11 +151,9 @@ class Dispatcher:
         while self.pending_batches() and loop.time() < deadline:  # noqa: ASYNC110 - bounded poll
             await asyncio.sleep(0.02)
         workers = [t for lane in self._lanes.values() for t in lane.workers]
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        await cancel_and_wait(workers)
         if self._replayer is not None:
-            await asyncio.gather(self._replayer, return_exceptions=True)
+            await cancel_and_wait([self._replayer])
         for lane in self._lanes.values():
             while lane.queue:
                 self._to_spill(lane.queue.popleft(), "shutdown")

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from faultd.cancel import cancel_and_wait
 from faultd.event import FaultEvent
 from faultd.observe.metrics import Metrics
 from faultd.workers.counters import CounterMerger
@@ -128,9 +129,7 @@ class WorkerSupervisor:
     async def stop(self, grace_seconds: float = 10.0) -> None:
         self._stopping = True
         await self._retire(self._workers, grace_seconds)
-        for task in list(self._watchers):
-            task.cancel()
-        await asyncio.gather(*self._watchers, return_exceptions=True)
+        await cancel_and_wait(list(self._watchers))
 
     async def _retire(self, workers: list[_Worker], grace_seconds: float) -> None:
         for worker in workers:
