@@ -28,9 +28,10 @@ from faultd.cancel import cancel_and_wait
 from faultd.config import DispatchConfig
 from faultd.dispatch.backoff import full_jitter
 from faultd.dispatch.breaker import CircuitBreaker
+from faultd.dispatch.encode import encode_batch_sliced
 from faultd.dispatch.ratelimit import TokenBucket
 from faultd.dispatch.sinks import Outcome, Sink
-from faultd.event import LANE_CRITICAL, LANE_STANDARD, Batch, encode_batch
+from faultd.event import LANE_CRITICAL, LANE_STANDARD, Batch
 from faultd.observe.metrics import Metrics
 from faultd.observe.quietlog import QuietLogger
 from faultd.spill.model import SpilledBatch, drop_reason
@@ -229,7 +230,7 @@ class Dispatcher:
 
     async def _deliver(self, lane: _Lane, batch: Batch) -> Result:
         """Attempt delivery until success, permanent rejection, or breaker open."""
-        body = encode_batch(batch)
+        body = await encode_batch_sliced(batch)
         retry = self.config.retry
         attempt = 0
         while True:

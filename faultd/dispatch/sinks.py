@@ -8,7 +8,6 @@ retry (honouring Retry-After); any other 4xx is a permanent rejection.
 
 from __future__ import annotations
 
-import gzip
 import os
 import ssl
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import aiohttp
 
 from faultd.config import DispatchConfig
 from faultd.dispatch.backoff import parse_retry_after
+from faultd.dispatch.encode import gzip_sliced
 from faultd.event import Batch
 
 OutcomeKind = Literal["ok", "retry", "reject"]
@@ -82,7 +82,7 @@ class HttpSink:
     async def deliver(self, batch: Batch, body: bytes) -> Outcome:
         headers = dict(self._headers)
         headers["Idempotency-Key"] = batch.batch_id
-        data = gzip.compress(body, compresslevel=1) if self._gzip else body
+        data = await gzip_sliced(body) if self._gzip else body
         try:
             async with self._session.post(self.endpoint, data=data, headers=headers) as response:
                 status = response.status
