@@ -216,9 +216,11 @@ class AsyncCorrelator:
             )
         self.reader = TicketReader(db_path(self.state_directory))
 
-    async def evaluate(self, batch: Batch) -> EvaluationResult:
+    async def evaluate(self, batch: Batch, body: bytes | None = None) -> EvaluationResult:
         """Evaluate one batch in the worker (batches are applied one at a time); returns
-        once the batch is durable (see the module docstring)."""
+        once the batch is durable (see the module docstring).  `body`: the batch's JSON
+        (`encode_batch(batch)`) when the caller already has it, as the dispatcher does;
+        process mode then sends it as it is instead of encoding the batch again."""
         if self._executor is None:
             raise RuntimeError("AsyncCorrelator not started")
         turns = self._turns
@@ -227,7 +229,7 @@ class AsyncCorrelator:
             if self._engine is not None:
                 result = await self._evaluate_in_thread(self._engine, batch)
             else:
-                result = await self._evaluate_in_process(self._executor, batch)
+                result = await self._evaluate_in_process(self._executor, batch, body)
             await turns.wait(turn)  # hand results out in submission order
             return result
         finally:
@@ -249,12 +251,13 @@ class AsyncCorrelator:
             await done
         return pending.result()
 
-    async def _evaluate_in_process(self, executor: Executor, batch: Batch) -> EvaluationResult:
+    async def _evaluate_in_process(self, executor: Executor, batch: Batch,
+                                   body: bytes | None) -> EvaluationResult:
         loop = asyncio.get_running_loop()
+        if body is None:
+            body = encode_batch(batch)
         async with self._lock:
-            seq, data, durable = await loop.run_in_executor(
-                executor, _submit_in_worker, encode_batch(batch)
-            )
+            seq, data, durable = await loop.run_in_executor(executor, _submit_in_worker, body)
             self._durable = max(self._durable, durable)
         while True:  # a later caller's submit may report it durable first
             if self._executor is not executor:  # restarted: its marks count anew

@@ -45,7 +45,7 @@ class CorrelatorSink:
         if self.batch_log is not None:
             await self.batch_log.deliver(batch, body)
         try:
-            result = await self.correlator.evaluate(batch)
+            result = await self.correlator.evaluate(batch, body)
         except Exception as exc:  # the worker died or the store failed: retry the batch
             log.exception("correlator failed on batch %s; restarting its worker", batch.batch_id)
             await self._restart()
