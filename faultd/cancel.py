@@ -8,7 +8,8 @@ and the gather waits forever.  nats-py awaits every request through wait_for, so
 bus task stopped while a KV update is being answered hit exactly that: a graceful
 leave that hung (tests/bus/test_group.py, under CPU load).  `cancel_and_wait`
 cancels, waits a little, cancels whatever is still running again, and gives up
-after a bound instead of hanging the shutdown.
+after a bound instead of hanging the shutdown.  faultd's own code waits with
+`asyncio.timeout()`, which does not have the flaw.
 """
 
 from __future__ import annotations

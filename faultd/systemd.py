@@ -170,7 +170,8 @@ class Notifier:
         while not stop.is_set():
             self.watchdog()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+                async with asyncio.timeout(interval):
+                    await stop.wait()
 
     def set_status_provider(self, provider: StatusProvider | None, every: float = 10.0) -> None:
         """Register a callback whose text (rates, queue depth) ``status_loop`` sends."""
@@ -193,7 +194,8 @@ class Notifier:
                 else:
                     self.status(text)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._status_every)
+                async with asyncio.timeout(self._status_every):
+                    await stop.wait()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run the watchdog and status loops together until ``stop`` is set."""

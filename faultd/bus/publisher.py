@@ -81,7 +81,8 @@ class Publisher:
         self._closing = True
         self._wakeup.set()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), deadline_seconds)
+            async with asyncio.timeout(deadline_seconds):
+                await self._idle.wait()
         await cancel_and_wait(self._tasks)
         while self._queue:
             self._to_outbox(self._queue.popleft(), "shutdown")

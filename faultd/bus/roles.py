@@ -60,7 +60,8 @@ class BusRole(Protocol):
 
 async def _close_connection(nc: Client) -> None:
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(nc.flush(), 2.0)
+        async with asyncio.timeout(2.0):
+            await nc.flush()
     with contextlib.suppress(Exception):
         await nc.close()
 

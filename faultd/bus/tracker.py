@@ -127,6 +127,7 @@ class AckTracker:
     async def drain(self, deadline_seconds: float) -> None:
         """Send every queued ack (up to `deadline_seconds`), then stop the ack task."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), deadline_seconds)
+            async with asyncio.timeout(deadline_seconds):
+                await self._idle.wait()
         if self._task is not None:
             await cancel_and_wait([self._task])

@@ -281,7 +281,8 @@ class Dispatcher:
             return
         while not self._draining:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._spill_wakeup.wait(), timeout=0.5)
+                async with asyncio.timeout(0.5):
+                    await self._spill_wakeup.wait()
             self._spill_wakeup.clear()
             if spill.stats().records_pending == 0:
                 continue

@@ -76,7 +76,8 @@ async def _serve(config: Config, index: int, uplink_fd: int, critical_fd: int | 
     uplink.send_counters(snapshot(metrics))  # first report = listeners bound
     while not stop.is_set():
         try:
-            await asyncio.wait_for(stop.wait(), COUNTER_INTERVAL)
+            async with asyncio.timeout(COUNTER_INTERVAL):
+                await stop.wait()
         except TimeoutError:
             uplink.flush()
             uplink.send_counters(snapshot(metrics))

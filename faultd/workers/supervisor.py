@@ -63,7 +63,8 @@ class WorkerSupervisor:
         self._generation += 1
         workers = [await self._spawn(self._generation * 1000 + i) for i in range(self.count)]
         try:
-            await asyncio.wait_for(asyncio.gather(*(w.ready for w in workers)), READY_TIMEOUT)
+            async with asyncio.timeout(READY_TIMEOUT):
+                await asyncio.gather(*(w.ready for w in workers))
         except TimeoutError:
             for worker in workers:
                 worker.process.kill()
@@ -113,7 +114,8 @@ class WorkerSupervisor:
             return
         try:
             replacement = await self._spawn(worker.index)
-            await asyncio.wait_for(replacement.ready, READY_TIMEOUT)
+            async with asyncio.timeout(READY_TIMEOUT):
+                await replacement.ready
         except (OSError, TimeoutError):
             log.exception("could not restart receive worker %d", worker.index)
             return
@@ -137,8 +139,8 @@ class WorkerSupervisor:
             with contextlib.suppress(ProcessLookupError):
                 worker.process.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(asyncio.gather(*(w.reader.closed for w in workers)),
-                                   grace_seconds)
+            async with asyncio.timeout(grace_seconds):
+                await asyncio.gather(*(w.reader.closed for w in workers))
         except TimeoutError:
             log.error("receive workers did not stop in %.0fs; killing them", grace_seconds)
         for worker in workers:
