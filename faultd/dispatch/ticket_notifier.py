@@ -11,7 +11,6 @@ file and re-sent at the next start, so a webhook outage loses nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import itertools
 import logging
@@ -21,6 +20,7 @@ from pathlib import Path
 import aiohttp
 import msgspec
 
+from faultd.cancel import cancel_and_wait
 from faultd.config import CorrelationConfig
 from faultd.correlate.tickets import TicketChange, decode_change, encode
 from faultd.dispatch.backoff import full_jitter, parse_retry_after
@@ -133,12 +133,9 @@ class TicketNotifier:
 
     async def close(self) -> None:
         """Stop the workers; persist what was not delivered to the outbox."""
+        await cancel_and_wait([h.task for h in self._hooks.values() if h.task is not None])
         leftovers: list[bytes] = []
         for hook in self._hooks.values():
-            if hook.task is not None:
-                hook.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await hook.task
             pending = [c for _, _, c in sorted(hook.heap)]
             if hook.current is not None:
                 pending.insert(0, hook.current)
