@@ -92,8 +92,10 @@ def run(storm_rate: int, workers: int, seconds: float,
             e2e.settle(lambda: len(sink.latency()["critical"]), len(stamps), quiet_seconds=2)
             lat = sink.latency()
             stages = sink.latency_stages()
-            # where storm events went missing: never read (kernel socket drops) or dropped
-            received = int(daemon.metric("faultd_events_received_total"))
+            # where storm events went missing: never read (kernel socket drops) or dropped.
+            # Workers report their counters every 0.5 s: wait until the count is complete.
+            received = e2e.settle(lambda: int(daemon.metric("faultd_events_received_total")),
+                                  sent + len(stamps), quiet_seconds=1.0)
             dropped = int(daemon.metric("faultd_events_dropped_total"))
         finally:
             daemon.stop()  # SIGTERM: flushes the open standard windows
