@@ -8,7 +8,9 @@ prometheus Metrics) but without sockets, so each stage can be timed alone:
   syslog: parse_syslog | VendorTable.match (on the parsed MSG, TAG, MSGID) |
           SyslogNormalizer.normalize | SyslogIngest.on_message (+ ...) |
           pipeline: on_message + intake journal + JSON encode and settle of each
-          batch (batches of 1,000, so a --callgrind run of 3,000 sees them)
+          batch (batches of 1,000, so a --callgrind run of 3,000 sees them) |
+          main side of `workers: N`: a receive worker's uplink frame of 64 events
+          decoded -> intake -> accumulator + journal -> JSON and settle (per event)
 
 Inputs are e2e's: net-snmp-encoded v2c linkDown traps made distinct by
 load.distinct_traps (nothing folds), and the vendor corpus made distinct by a
@@ -25,6 +27,7 @@ n=0 and n=N, subtracted): independent of the neighbours' load, minutes per stage
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import datetime
 import os
@@ -166,6 +169,7 @@ def syslog_stages() -> list[Stage]:
          lambda d: normalizer.normalize(d, "192.0.2.1", RECEIVED_AT), lines),
         ("on_message (all-in)", lambda d: ingest.on_message(d, SENDER), lines),
         ("pipeline (+journal, JSON)", _with_journal(), lines),
+        ("main: worker frame (+journal)", *_main_side()),
     ]  # fmt: skip
 
 
@@ -188,6 +192,56 @@ def _with_journal() -> Callable[[bytes], None]:
             flush()
 
     return work
+
+
+FRAME_EVENTS = 64
+MESSAGES_PER_ITEM = {"main: worker frame (+journal)": FRAME_EVENTS}
+
+
+def _main_side() -> tuple[Callable[[bytes], None], list[bytes]]:
+    """The main process of `workers: N`: uplink frames (as a worker encodes them) in,
+    through the daemon's intake (journal, accumulator, batches of 1,000 JSON-encoded
+    and settled).  One frame per loop iteration, so one journal write per frame."""
+    from faultd.workers import uplink
+
+    events: list[Any] = []
+    collect = Intake(lambda e: events.append(e) or True, lambda: True, Metrics(), {})
+    worker = SyslogIngest(SyslogConfig(), collect, Metrics(), RawRing(10000))
+    for data in load.syslog_datagrams(20000):
+        worker.on_message(data, SENDER)
+    chunks = [events[i:i + FRAME_EVENTS] for i in range(0, len(events), FRAME_EVENTS)]
+    state = Path(tempfile.mkdtemp(prefix="faultd-hotpath-"))
+    journal = IntakeJournal(state / "journal", clock=_Clock(), fsync="never")
+    intake, _, _ = _pipeline(journal, max_batch_size=1000)
+    submit = intake.submit
+    if hasattr(uplink, "encode_events"):  # the frame's bytes go to the journal as they are
+        frames = [uplink.encode_events(c) for c in chunks]
+
+        def on_events(batch: list[Any], payload: bytes) -> None:
+            journal.begin_encoded(payload, len(batch))
+            for event in batch:
+                submit(event)
+            journal.end_encoded()
+    else:  # before 2026-12-05: tagged frames; the journal encodes the queued events
+        frames = [uplink.encode_frame(uplink.Events(c)) for c in chunks]  # type: ignore[attr-defined,call-arg,arg-type]
+
+        def on_events(batch: list[Any]) -> None:  # type: ignore[misc]
+            for event in batch:
+                submit(event)
+
+    async def make_reader() -> uplink.UplinkReader:  # it wants a running loop
+        return uplink.UplinkReader(on_events, lambda values: None)  # type: ignore[arg-type]
+
+    loop = asyncio.new_event_loop()
+    reader = loop.run_until_complete(make_reader())
+    loop.close()
+    flush = journal.flush
+
+    def work(frame: bytes) -> None:
+        reader.data_received(frame)
+        flush()
+
+    return work, frames
 
 
 def _run_only(stage: Stage, n: int) -> None:
@@ -238,13 +292,15 @@ def main() -> None:
             name, work, items = stage
             if args.stage not in name:
                 continue
+            per_item = MESSAGES_PER_ITEM.get(name, 1)
             if args.callgrind:
-                n = min(args.n, 3000)
+                n = min(args.n, 3000) // per_item
                 base = _instructions(kind, name, 0)
                 total = _instructions(kind, name, n)
-                rows.append((name, f"{(total - base) / n:,.0f} Ir"))
+                rows.append((name, f"{(total - base) / (n * per_item):,.0f} Ir"))
             else:
-                us = per_message_us(work, items, n=args.n, rounds=args.rounds)
+                n = args.n // per_item
+                us = per_message_us(work, items, n=n, rounds=args.rounds) / per_item
                 rows.append((name, f"{us:.2f}"))
         if args.profile:
             _profile(stages[-1][1], stages[-1][2], args.n)

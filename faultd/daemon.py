@@ -245,10 +245,21 @@ class Daemon:
             return False
         return True
 
-    def _worker_events(self, events: list[FaultEvent]) -> None:
+    def _worker_events(self, events: list[FaultEvent], payload: bytes) -> None:
+        """A receive worker's frame: the journal keeps its bytes rather than encode the
+        queued events again."""
         submit = self.intake.submit
-        for event in events:
-            submit(event)
+        journal = self.journal
+        if journal is None:
+            for event in events:
+                submit(event)
+            return
+        journal.begin_encoded(payload, len(events))
+        try:
+            for event in events:
+                submit(event)
+        finally:
+            journal.end_encoded()
 
     async def _open_sources(self, config: Config) -> None:
         if self._use_workers(config):

@@ -1,13 +1,23 @@
 """Worker uplinks (faultd.workers.uplink) over real Unix socket pairs: critical
-events travel on their own stream and are never queued behind standard ones."""
+events travel on their own stream and are never queued behind standard ones; each
+events frame arrives with the msgpack payload the intake journal writes as is."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 
+import msgspec
+
 from faultd.event import FaultEvent
-from faultd.workers.uplink import UplinkReader, UplinkWriter
+from faultd.workers.uplink import (
+    COUNTERS,
+    EVENTS,
+    UplinkReader,
+    UplinkWriter,
+    encode_events,
+    encode_frame,
+)
 
 
 def event(n: int, severity: int) -> FaultEvent:
@@ -18,7 +28,8 @@ def event(n: int, severity: int) -> FaultEvent:
 async def _reader(sock: socket.socket, got: list[FaultEvent]) -> asyncio.BaseTransport:
     loop = asyncio.get_running_loop()
     transport, _ = await loop.connect_accepted_socket(
-        lambda: UplinkReader(got.extend, lambda values: None), sock=sock)
+        lambda: UplinkReader(lambda events, payload: got.extend(events), lambda values: None),
+        sock=sock)
     return transport
 
 
@@ -64,3 +75,27 @@ async def test_without_a_critical_uplink_everything_shares_one_stream() -> None:
             break
     assert [e.event_id for e in got] == ["e1", "e2"]
     reader.close()
+
+
+def test_events_frame_hands_over_the_payload_it_was_decoded_from() -> None:
+    got: list[tuple[list[FaultEvent], bytes]] = []
+    counters: list[list[tuple[str, str, float]]] = []
+
+    async def run() -> None:
+        reader = UplinkReader(lambda events, payload: got.append((events, payload)),
+                              counters.append)
+        events = [event(n, severity=4) for n in range(3)]
+        stream = (encode_events(events)
+                  + encode_frame(COUNTERS, msgspec.msgpack.encode([("a", "b", 1.0)]))
+                  + encode_frame(ord("?"), b"ignored")
+                  + encode_events(events[:1]))
+        for start in range(0, len(stream), 7):  # frames split across reads
+            reader.data_received(stream[start:start + 7])
+
+    asyncio.run(run())
+    assert [[e.event_id for e in events] for events, _ in got] == [["e0", "e1", "e2"], ["e0"]]
+    for events, payload in got:  # the journal's record format: msgpack list[FaultEvent]
+        assert msgspec.msgpack.decode(payload, type=list[FaultEvent]) == events
+        assert payload == msgspec.msgpack.encode(events)
+    assert counters == [[("a", "b", 1.0)]]
+    assert EVENTS != COUNTERS

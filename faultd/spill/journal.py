@@ -14,6 +14,16 @@ delivered just before the crash may be delivered again (same event_id, new
 batch), never lost.  Folded duplicates are not journaled one by one: after a
 crash the first event comes back with the duplicates count it had when it was
 journaled.
+
+Events from a receive worker arrive already msgpack-encoded (an uplink frame,
+faultd.workers.uplink): between `begin_encoded()` and `end_encoded()` the
+journal writes that frame's bytes as the record instead of encoding the queued
+events again (the main process's hottest cost after decoding).  Such a record
+also holds the frame's events that folded into an earlier one or were dropped;
+only the queued ones hold the segment open.  After a crash they come back too
+and fold again, so the first event's duplicates count is rebuilt, unless its
+own segment was already settled and deleted: then the duplicate is offered as
+an event of its own (at least once, as above).
 """
 
 from __future__ import annotations
@@ -55,6 +65,18 @@ class _Segment:
         self.sealed = False
 
 
+class _Encoded:
+    """One worker frame to journal as it is; `events` are those the accumulator queued."""
+
+    __slots__ = ("count", "events", "payload", "segment")
+
+    def __init__(self, payload: bytes, count: int) -> None:
+        self.payload = payload
+        self.count = count
+        self.events: list[FaultEvent] = []
+        self.segment: _Segment | None = None  # set once written
+
+
 class IntakeJournal:
     def __init__(self, directory: Path, *, clock: Clock, fsync: str = "interval",
                  segment_seconds: float = 2.0,
@@ -69,6 +91,8 @@ class IntakeJournal:
         self._segment_seconds = segment_seconds
         self._on_error = on_error
         self._buffer: list[FaultEvent] = []
+        self._encoded: list[_Encoded] = []  # worker frames waiting for the next write
+        self._open: _Encoded | None = None  # the frame being offered right now
         self._where: dict[str, _Segment] = {}  # event_id -> segment holding it
         self._segments: list[_Segment] = []
         self._flush_timer: Timer | None = None
@@ -91,20 +115,52 @@ class IntakeJournal:
 
     def record(self, event: FaultEvent) -> None:
         """Journal one queued event (written with the rest of this loop iteration's)."""
-        self._buffer.append(event)
+        frame = self._open
+        if frame is None:
+            self._buffer.append(event)
+        elif frame.segment is None:
+            frame.events.append(event)
+        else:  # its frame was written already (a flush while it was being offered)
+            self._where[event.event_id] = frame.segment
+            frame.segment.pending += 1
+            return
+        if self._flush_timer is None:
+            self._flush_timer = self._clock.call_later(0.0, self.flush)
+
+    def begin_encoded(self, payload: bytes, count: int) -> None:
+        """The events offered until `end_encoded()` are `payload`, a msgpack
+        list[FaultEvent] of `count` events (a worker's frame): journal those bytes."""
+        self._open = _Encoded(payload, count)
+
+    def end_encoded(self) -> None:
+        frame, self._open = self._open, None
+        if frame is None or frame.segment is not None:
+            return
+        if not frame.events:
+            return  # nothing queued (all folded or dropped): nothing to bring back
+        self._encoded.append(frame)
         if self._flush_timer is None:
             self._flush_timer = self._clock.call_later(0.0, self.flush)
 
     def flush(self) -> None:
         self._flush_timer = None
-        if not self._buffer:
+        frames = self._encoded
+        if self._open is not None and self._open.segment is None and self._open.events:
+            frames.append(self._open)
+        if not self._buffer and not frames:
             return
         events, self._buffer = self._buffer, []
+        self._encoded = []
         segment = self._current
-        payload = _encoder.encode(events)
+        parts: list[bytes] = []
+        now = time.time()
+        if events:
+            payload = _encoder.encode(events)
+            parts += (encode_header(b"", payload, len(events), now), payload)
+        for frame in frames:
+            parts += (encode_header(b"", frame.payload, frame.count, now), frame.payload)
         try:
-            write_all(segment.fd, [encode_header(b"", payload, len(events), time.time()),
-                                   payload])
+            write_all(segment.fd, parts)
             if self._fsync == "always":
                 os.fdatasync(segment.fd)
             elif self._fsync == "interval" and self._clock.monotonic() - self._last_sync >= 1:
@@ -123,6 +179,11 @@ class IntakeJournal:
         for event in events:
             where[event.event_id] = segment
         segment.pending += len(events)
+        for frame in frames:
+            frame.segment = segment
+            for event in frame.events:
+                where[event.event_id] = segment
+            segment.pending += len(frame.events)
 
     def _rotate(self) -> None:
         self.flush()
@@ -153,10 +214,14 @@ class IntakeJournal:
         segment open; only if the process crashes before that segment is deleted
         can it come back (at-least-once; there are no tombstones).
         """
-        for index in range(len(self._buffer) - 1, -1, -1):
-            if self._buffer[index] is event:
-                del self._buffer[index]
-                return
+        unwritten = [self._buffer, *(frame.events for frame in self._encoded)]
+        if self._open is not None and self._open.segment is None:
+            unwritten.append(self._open.events)
+        for events in unwritten:
+            for index in range(len(events) - 1, -1, -1):
+                if events[index] is event:
+                    del events[index]
+                    return
         segment = self._where.pop(event.event_id, None)
         if segment is not None:
             segment.pending -= 1
@@ -216,4 +281,7 @@ class IntakeJournal:
         self._segments = []
 
     def pending_events(self) -> int:
-        return len(self._where) + len(self._buffer)
+        unwritten = sum(len(frame.events) for frame in self._encoded)
+        if self._open is not None and self._open.segment is None:
+            unwritten += len(self._open.events)
+        return len(self._where) + len(self._buffer) + unwritten

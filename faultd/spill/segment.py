@@ -202,14 +202,19 @@ def parse_segment_name(name: str) -> tuple[int, int] | None:
     return int(ns), int(seq)
 
 
+IOV_MAX = 1024  # writev's limit on parts per call (Linux)
+
+
 def write_all(fd: int, parts: list[bytes]) -> None:
-    """One writev per record; loops only on a short write."""
-    total = sum(len(p) for p in parts)
-    written = os.writev(fd, parts)
-    if written < total:
-        rest = b"".join(parts)[written:]
-        while rest:
-            rest = rest[os.write(fd, rest) :]
+    """One writev per up to IOV_MAX parts; loops only on a short write."""
+    for start in range(0, len(parts), IOV_MAX):
+        chunk = parts[start:start + IOV_MAX]
+        total = sum(len(p) for p in chunk)
+        written = os.writev(fd, chunk)
+        if written < total:
+            rest = b"".join(chunk)[written:]
+            while rest:
+                rest = rest[os.write(fd, rest) :]
 
 
 def make_private_dir(path: Path) -> None:

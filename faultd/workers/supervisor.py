@@ -18,15 +18,13 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from faultd.cancel import cancel_and_wait
-from faultd.event import FaultEvent
 from faultd.observe.metrics import Metrics
 from faultd.workers.counters import CounterMerger
-from faultd.workers.uplink import UplinkReader
+from faultd.workers.uplink import OnEvents, UplinkReader
 
 log = logging.getLogger("faultd.workers")
 
@@ -46,7 +44,7 @@ class _Worker:
 
 class WorkerSupervisor:
     def __init__(self, config_path: Path, count: int,
-                 on_events: Callable[[list[FaultEvent]], None], metrics: Metrics) -> None:
+                 on_events: OnEvents, metrics: Metrics) -> None:
         self.config_path = config_path
         self.count = count
         self._on_events = on_events

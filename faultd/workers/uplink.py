@@ -1,9 +1,11 @@
 """The worker -> main process streams: length-prefixed msgpack frames on Unix sockets.
 
-A frame is either `Events` (a run of normalised events) or `Counters` (the
-worker's cumulative counter values, sent twice a second, so the main process
-exports one set of metrics).  The worker side batches events per loop
-iteration; the main side decodes frames and hands events to the intake.
+A frame is a 4-byte length, a kind byte and a msgpack payload: `E`, a run of
+normalised events (list[FaultEvent]), or `C`, the worker's cumulative counter
+values (sent twice a second, so the main process exports one set of metrics).
+The worker side batches events per loop iteration; the main side decodes frames
+and hands the events, with the payload they came in, to the daemon, whose intake
+journal writes those bytes as they are (faultd.spill.journal).
 
 Each worker has two uplinks.  Critical events (severity 1) travel on their own,
 so they bypass the standard lane's queue here too (DESIGN.md): when the main
@@ -32,23 +34,23 @@ BACKLOG_LIMIT = 32 << 20  # bytes queued towards a slow main process before drop
 CRITICAL = int(Severity.CRITICAL)
 
 
-class Events(msgspec.Struct, tag="events", gc=False):
-    events: list[FaultEvent]
+EVENTS = ord("E")
+COUNTERS = ord("C")
 
+CounterValues = list[tuple[str, str, float]]  # (attribute on Metrics, label value, cumulative)
+OnEvents = Callable[[list[FaultEvent], bytes], None]  # events, and their msgpack payload
 
-class Counters(msgspec.Struct, tag="counters"):
-    # (metric attribute on Metrics, label value) -> cumulative value
-    values: list[tuple[str, str, float]]
-
-
-Frame = Events | Counters
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(Frame)
+_events_decoder = msgspec.msgpack.Decoder(list[FaultEvent])
+_counters_decoder = msgspec.msgpack.Decoder(CounterValues)
 
 
-def encode_frame(frame: Frame) -> bytes:
-    payload = _encoder.encode(frame)
-    return HEADER.pack(len(payload)) + payload
+def encode_frame(kind: int, payload: bytes) -> bytes:
+    return HEADER.pack(len(payload) + 1) + bytes((kind,)) + payload
+
+
+def encode_events(events: list[FaultEvent]) -> bytes:
+    return encode_frame(EVENTS, _encoder.encode(events))
 
 
 class UplinkWriter:
@@ -102,18 +104,17 @@ class UplinkWriter:
         if transport.get_write_buffer_size() >= BACKLOG_LIMIT:
             self._on_drop(len(events))  # main process not keeping up: count, never block
             return
-        transport.write(encode_frame(Events(events)))
+        transport.write(encode_events(events))
 
-    def send_counters(self, values: list[tuple[str, str, float]]) -> None:
+    def send_counters(self, values: CounterValues) -> None:
         if not self._transport.is_closing():
-            self._transport.write(encode_frame(Counters(values)))
+            self._transport.write(encode_frame(COUNTERS, _encoder.encode(values)))
 
 
 class UplinkReader(asyncio.Protocol):
     """Main side: one per worker; decodes frames and dispatches them."""
 
-    def __init__(self, on_events: Callable[[list[FaultEvent]], None],
-                 on_counters: Callable[[list[tuple[str, str, float]]], None]) -> None:
+    def __init__(self, on_events: OnEvents, on_counters: Callable[[CounterValues], None]) -> None:
         self._on_events = on_events
         self._on_counters = on_counters
         self._buffer = bytearray()
@@ -125,20 +126,22 @@ class UplinkReader(asyncio.Protocol):
         offset = 0
         while len(buffer) - offset >= HEADER.size:
             (size,) = HEADER.unpack_from(buffer, offset)
-            if size > MAX_FRAME:
+            if size > MAX_FRAME or size == 0:
                 log.error("worker uplink sent a %d-byte frame; closing it", size)
                 buffer.clear()
                 return
             end = offset + HEADER.size + size
             if len(buffer) < end:
                 break
-            with memoryview(buffer) as view:  # released before the buffer is resized
-                frame = _decoder.decode(view[offset + HEADER.size:end])
+            kind = buffer[offset + HEADER.size]
+            payload = bytes(buffer[offset + HEADER.size + 1:end])  # kept by the journal
             offset = end
-            if isinstance(frame, Events):
-                self._on_events(frame.events)
+            if kind == EVENTS:
+                self._on_events(_events_decoder.decode(payload), payload)
+            elif kind == COUNTERS:
+                self._on_counters(_counters_decoder.decode(payload))
             else:
-                self._on_counters(frame.values)
+                log.error("worker uplink sent a frame of unknown kind %d; skipped", kind)
         del buffer[:offset]
 
     def connection_lost(self, exc: Exception | None) -> None:
