@@ -134,7 +134,8 @@ class UplinkReader(asyncio.Protocol):
             if len(buffer) < end:
                 break
             kind = buffer[offset + HEADER.size]
-            payload = bytes(buffer[offset + HEADER.size + 1:end])  # kept by the journal
+            with memoryview(buffer) as view:  # one copy; released before the buffer is resized
+                payload = bytes(view[offset + HEADER.size + 1:end])  # the journal keeps it
             offset = end
             if kind == EVENTS:
                 self._on_events(_events_decoder.decode(payload), payload)
