@@ -129,7 +129,8 @@ def test_pysnmp_encoded_messages_take_the_fast_path_and_decode_identically(
 
 def tlv(tag: int, body: bytes, long_len: int = 0) -> bytes:
     n = len(body)
-    if long_len:  # non-minimal long form with long_len length octets
+    if long_len:  # long form with long_len length octets (more if the length needs them)
+        long_len = max(long_len, (n.bit_length() + 7) // 8)
         return bytes([tag, 0x80 | long_len]) + n.to_bytes(long_len, "big") + body
     if n < 0x80:
         return bytes([tag, n]) + body
