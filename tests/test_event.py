@@ -6,11 +6,25 @@ import hashlib
 import time
 import uuid
 
+import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from faultd import ids as faultd_ids
-from faultd.event import Batch, FaultEvent, decode_batch, dedup_key, encode_batch, new_id
+from faultd.event import (
+    Batch,
+    FaultEvent,
+    RelayedEvent,
+    attributes_of,
+    decode_batch,
+    decode_relayed,
+    dedup_key,
+    encode_batch,
+    encode_relayed,
+    for_msgpack,
+    new_id,
+)
 
 
 def test_new_id_is_a_unique_uuid7_ordered_by_millisecond() -> None:
@@ -79,3 +93,65 @@ def test_new_id_has_the_documented_layout() -> None:
         assert str(u) == f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
         counters.append(n)
     assert counters == list(range(counters[0], counters[0] + len(counters)))
+
+
+# -- relayed events: a receive worker sends attributes as their JSON -----------------
+
+_scalars = (st.text(max_size=12) | st.integers(-(2**63), 2**63 - 1) | st.booleans() | st.none()
+            | st.floats(allow_nan=False, allow_infinity=False))
+_attributes = st.dictionaries(st.text(max_size=10), _scalars, max_size=8)
+
+
+def _event(i: int, attributes: dict[str, object]) -> FaultEvent:
+    return FaultEvent(event_id=f"e{i}", node_id="n", source="syslog", severity=4,
+                      fault_code="c", message=f"m{i}", timestamp=1.5, received_at=2.5,
+                      dedup_key="k", attributes=attributes)
+
+
+def _batch(events: list[FaultEvent]) -> Batch:
+    return Batch(batch_id="b", collector="c", tier="t", lane="standard", trigger="window",
+                 opened_at=1.0, emitted_at=2.0, event_count=len(events), events=events)
+
+
+@settings(max_examples=300)
+@given(st.lists(_attributes, max_size=5),
+       st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=3))
+def test_relayed_events_make_the_same_batch_json(attrs: list[dict[str, object]],
+                                                 odd: list[float]) -> None:
+    """The worker's JSON attributes, written as they are, give byte-identical batches
+    (NaN and infinities included: both ways they become null)."""
+    attrs = [*attrs, {f"f{i}": x for i, x in enumerate(odd)}]
+    local = [_event(i, a) for i, a in enumerate(attrs)]
+    relayed = decode_relayed(encode_relayed([_event(i, dict(a)) for i, a in enumerate(attrs)]))
+    assert all(type(e) is RelayedEvent for e in relayed)
+    assert encode_batch(_batch(relayed)) == encode_batch(_batch(local))
+    # for a msgpack writer (journal, bus) they turn back into the same thing
+    again = decode_relayed(msgspec.msgpack.encode([for_msgpack(e) for e in relayed]))
+    assert encode_batch(_batch(again)) == encode_batch(_batch(local))
+
+
+@given(_attributes)
+def test_attributes_of_a_relayed_event_equal_the_original(attrs: dict[str, object]) -> None:
+    (relayed,) = decode_relayed(encode_relayed([_event(0, dict(attrs))]))
+    assert attributes_of(relayed) == attrs
+    assert attributes_of(_event(0, attrs)) is attrs
+
+
+def test_relayed_event_has_faultevents_fields_in_order() -> None:
+    assert RelayedEvent.__struct_fields__ == FaultEvent.__struct_fields__
+    assert isinstance(RelayedEvent(event_id="e", node_id="n", source="s", severity=1,
+                                   fault_code="c", message="m", timestamp=0, received_at=0),
+                      FaultEvent)
+
+
+def test_plain_faultevents_decode_as_relayed() -> None:
+    """Journal records written before attributes travelled as JSON still recover."""
+    old = msgspec.msgpack.encode([_event(0, {"a": 1})])
+    (event,) = decode_relayed(old)
+    assert event.attributes == {"a": 1}
+
+
+def test_unknown_ext_type_is_refused() -> None:
+    bad = msgspec.msgpack.encode([_event(0, msgspec.msgpack.Ext(9, b"{}"))])  # type: ignore[arg-type]
+    with pytest.raises((ValueError, msgspec.DecodeError)):
+        decode_relayed(bad)

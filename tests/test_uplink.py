@@ -9,7 +9,7 @@ import socket
 
 import msgspec
 
-from faultd.event import FaultEvent
+from faultd.event import Batch, FaultEvent, decode_relayed, encode_batch
 from faultd.workers.uplink import (
     COUNTERS,
     EVENTS,
@@ -22,7 +22,13 @@ from faultd.workers.uplink import (
 
 def event(n: int, severity: int) -> FaultEvent:
     return FaultEvent(event_id=f"e{n}", node_id="n1", source="syslog", severity=severity,
-                      fault_code="x", message=f"m{n}", timestamp=1.0, received_at=1.0)
+                      fault_code="x", message=f"m{n}", timestamp=1.0, received_at=1.0,
+                      attributes={"n": f"m{n}", "k": 1.5})
+
+
+def batch(events: list[FaultEvent]) -> Batch:
+    return Batch(batch_id="b", collector="c", tier="t", lane="standard", trigger="window",
+                 opened_at=1.0, emitted_at=2.0, event_count=len(events), events=events)
 
 
 async def _reader(sock: socket.socket, got: list[FaultEvent]) -> asyncio.BaseTransport:
@@ -94,8 +100,9 @@ def test_events_frame_hands_over_the_payload_it_was_decoded_from() -> None:
 
     asyncio.run(run())
     assert [[e.event_id for e in events] for events, _ in got] == [["e0", "e1", "e2"], ["e0"]]
-    for events, payload in got:  # the journal's record format: msgpack list[FaultEvent]
-        assert msgspec.msgpack.decode(payload, type=list[FaultEvent]) == events
-        assert payload == msgspec.msgpack.encode(events)
+    for events, payload in got:  # the journal's record format
+        assert decode_relayed(payload) == events
+        assert encode_batch(batch(events)) == encode_batch(
+            batch([event(n, severity=4) for n in range(len(events))]))
     assert counters == [[("a", "b", 1.0)]]
     assert EVENTS != COUNTERS

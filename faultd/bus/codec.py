@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import msgspec
 
-from faultd.event import FaultEvent
+from faultd.event import FaultEvent, attributes_of
 
 CONTENT_TYPE = "application/vnd.faultd.event.v1+msgpack"
 
@@ -17,7 +17,10 @@ _decoder = msgspec.msgpack.Decoder(FaultEvent)
 
 
 def encode_event(event: FaultEvent) -> bytes:
-    """Serialise one event for publishing."""
+    """Serialise one event for publishing (a relayed event's JSON attributes as a map,
+    so every consumer decodes a plain FaultEvent)."""
+    if type(event.attributes) is not dict:
+        event = msgspec.structs.replace(event, attributes=attributes_of(event))
     return _encoder.encode(event)
 
 

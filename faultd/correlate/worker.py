@@ -128,6 +128,15 @@ def _close_worker() -> None:
         _engine = None
 
 
+def _with_plain_attributes(batch: Batch, body: bytes | None) -> Batch:
+    """`batch`, or its decoded JSON when some events were relayed by a receive worker
+    (their attributes are JSON text, faultd.event.RelayedEvent): the engine reads
+    attributes as dicts.  Runs on the correlator's thread."""
+    if all(type(event.attributes) is dict for event in batch.events):
+        return batch
+    return decode_batch(body if body is not None else encode_batch(batch))
+
+
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
@@ -227,7 +236,7 @@ class AsyncCorrelator:
         turn = turns.take()
         try:
             if self._engine is not None:
-                result = await self._evaluate_in_thread(self._engine, batch)
+                result = await self._evaluate_in_thread(self._engine, batch, body)
             else:
                 result = await self._evaluate_in_process(self._executor, batch, body)
             await turns.wait(turn)  # hand results out in submission order
@@ -236,11 +245,12 @@ class AsyncCorrelator:
             turns.finish(turn)
 
     async def _evaluate_in_thread(
-        self, engine: CorrelationEngine, batch: Batch
+        self, engine: CorrelationEngine, batch: Batch, body: bytes | None
     ) -> EvaluationResult:
         loop = asyncio.get_running_loop()
         async with self._lock:
-            pending = await loop.run_in_executor(self._executor, engine.submit, batch)
+            pending = await loop.run_in_executor(
+                self._executor, lambda: engine.submit(_with_plain_attributes(batch, body)))
         if not pending.done():
             done: asyncio.Future[None] = loop.create_future()
 

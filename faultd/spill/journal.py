@@ -37,7 +37,7 @@ from pathlib import Path
 import msgspec
 
 from faultd.clock import Clock, Timer
-from faultd.event import Batch, FaultEvent
+from faultd.event import Batch, FaultEvent, decode_relayed, for_msgpack
 from faultd.spill.segment import (
     CorruptRecord,
     encode_header,
@@ -52,7 +52,6 @@ log = logging.getLogger("faultd.journal")
 
 SUFFIX = ".jnl"
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(list[FaultEvent])
 
 
 class _Segment:
@@ -93,6 +92,7 @@ class IntakeJournal:
         self._buffer: list[FaultEvent] = []
         self._encoded: list[_Encoded] = []  # worker frames waiting for the next write
         self._open: _Encoded | None = None  # the frame being offered right now
+        self._relayed = False  # the buffer holds a RelayedEvent (see flush)
         self._where: dict[str, _Segment] = {}  # event_id -> segment holding it
         self._segments: list[_Segment] = []
         self._flush_timer: Timer | None = None
@@ -118,6 +118,8 @@ class IntakeJournal:
         frame = self._open
         if frame is None:
             self._buffer.append(event)
+            if type(event) is not FaultEvent:
+                self._relayed = True
         elif frame.segment is None:
             frame.events.append(event)
         else:  # its frame was written already (a flush while it was being offered)
@@ -155,7 +157,12 @@ class IntakeJournal:
         parts: list[bytes] = []
         now = time.time()
         if events:
-            payload = _encoder.encode(events)
+            # Relayed events reach this path only when recovered from an older
+            # journal's records or offered outside a worker frame: their JSON
+            # attributes need an ext wrapper in msgpack.
+            payload = _encoder.encode([for_msgpack(event) for event in events]
+                                      if self._relayed else events)
+            self._relayed = False
             parts += (encode_header(b"", payload, len(events), now), payload)
         for frame in frames:
             parts += (encode_header(b"", frame.payload, frame.count, now), frame.payload)
@@ -247,8 +254,9 @@ class IntakeJournal:
                 for offset, length in zip(scan.offsets, scan.lengths, strict=True):
                     try:
                         _, payload = read_record(fd, offset, length)
-                        events.extend(_decoder.decode(payload))
-                    except (CorruptRecord, msgspec.DecodeError, msgspec.ValidationError):
+                        events.extend(decode_relayed(payload))
+                    except (CorruptRecord, msgspec.DecodeError, msgspec.ValidationError,
+                            ValueError):
                         corrupt += 1
             finally:
                 os.close(fd)

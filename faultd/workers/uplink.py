@@ -1,11 +1,12 @@
 """The worker -> main process streams: length-prefixed msgpack frames on Unix sockets.
 
 A frame is a 4-byte length, a kind byte and a msgpack payload: `E`, a run of
-normalised events (list[FaultEvent]), or `C`, the worker's cumulative counter
-values (sent twice a second, so the main process exports one set of metrics).
-The worker side batches events per loop iteration; the main side decodes frames
-and hands the events, with the payload they came in, to the daemon, whose intake
-journal writes those bytes as they are (faultd.spill.journal).
+normalised events (faultd.event.encode_relayed: attributes travel as their JSON),
+or `C`, the worker's cumulative counter values (sent twice a second, so the main
+process exports one set of metrics).  The worker side batches events per loop
+iteration; the main side decodes frames into RelayedEvents and hands them, with
+the payload they came in, to the daemon, whose intake journal writes those bytes
+as they are (faultd.spill.journal).
 
 Each worker has two uplinks.  Critical events (severity 1) travel on their own,
 so they bypass the standard lane's queue here too (DESIGN.md): when the main
@@ -23,7 +24,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from faultd.event import FaultEvent, Severity
+from faultd.event import FaultEvent, Severity, decode_relayed, encode_relayed
 
 log = logging.getLogger("faultd.workers")
 
@@ -41,7 +42,6 @@ CounterValues = list[tuple[str, str, float]]  # (attribute on Metrics, label val
 OnEvents = Callable[[list[FaultEvent], bytes], None]  # events, and their msgpack payload
 
 _encoder = msgspec.msgpack.Encoder()
-_events_decoder = msgspec.msgpack.Decoder(list[FaultEvent])
 _counters_decoder = msgspec.msgpack.Decoder(CounterValues)
 
 
@@ -50,7 +50,8 @@ def encode_frame(kind: int, payload: bytes) -> bytes:
 
 
 def encode_events(events: list[FaultEvent]) -> bytes:
-    return encode_frame(EVENTS, _encoder.encode(events))
+    """An events frame; the events' attributes are replaced by their JSON."""
+    return encode_frame(EVENTS, encode_relayed(events))
 
 
 class UplinkWriter:
@@ -138,7 +139,7 @@ class UplinkReader(asyncio.Protocol):
                 payload = bytes(view[offset + HEADER.size + 1:end])  # the journal keeps it
             offset = end
             if kind == EVENTS:
-                self._on_events(_events_decoder.decode(payload), payload)
+                self._on_events(decode_relayed(payload), payload)
             elif kind == COUNTERS:
                 self._on_counters(_counters_decoder.decode(payload))
             else:

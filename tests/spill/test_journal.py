@@ -7,7 +7,14 @@ from pathlib import Path
 
 import msgspec
 
-from faultd.event import Batch, FaultEvent, new_id
+from faultd.event import (
+    Batch,
+    FaultEvent,
+    attributes_of,
+    decode_relayed,
+    encode_relayed,
+    new_id,
+)
 from faultd.spill.journal import IntakeJournal
 from support.clock import ManualClock
 
@@ -182,3 +189,16 @@ def test_an_event_of_a_frame_dropped_before_the_write_does_not_hold_it(tmp_path:
     clock.advance(2.5)
     journal.settle(batch(events[:1]), "delivered")
     assert len(files(tmp_path)) == 1  # only the new, empty segment
+
+
+def test_relayed_events_outside_a_frame_are_journaled_readably(tmp_path: Path) -> None:
+    """Recovered worker events (attributes as JSON text) are journaled again one by
+    one; the record must decode, attributes and all."""
+    clock = ManualClock()
+    journal = IntakeJournal(tmp_path, clock=clock)
+    (relayed,) = decode_relayed(encode_relayed([event(1)]))
+    journal.record(relayed)
+    journal.record(event(2))
+    clock.advance(0)
+    recovered = IntakeJournal(tmp_path, clock=ManualClock()).recover()
+    assert [attributes_of(e) for e in recovered] == [{"i": 1}, {"i": 2}]
