@@ -40,7 +40,22 @@ def commit() -> str:
         return "unknown"
 
 
+def speed_probe() -> str:
+    """How fast this (shared, drifting) machine is right now: a fixed pure-Python
+    loop, best of 5, in ms; lower is faster.  This VM's speed moves 20-40 % within
+    minutes, so a result is read next to the probe taken with it."""
+    def once() -> float:
+        start = time.perf_counter()
+        total = 0
+        for i in range(3_000_000):
+            total += i
+        return time.perf_counter() - start
+
+    return f"speed probe {min(once() for _ in range(5)) * 1000:.0f} ms"
+
+
 def record(title: str, body: str) -> None:
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     with RESULTS.open("a", encoding="utf-8") as f:
-        f.write(f"\n### {title}\n\n{stamp}, commit {commit()}, {machine()}\n\n{body}\n")
+        f.write(f"\n### {title}\n\n{stamp}, commit {commit()}, {machine()}, "
+                f"{speed_probe()}\n\n{body}\n")
