@@ -26,6 +26,12 @@ def event(n: int, severity: int) -> FaultEvent:
                       attributes={"n": f"m{n}", "k": 1.5})
 
 
+def feed(reader: UplinkReader, data: bytes, step: int) -> None:
+    """What a transport does: reads of at most `step` bytes."""
+    for start in range(0, len(data), step):
+        reader.data_received(data[start:start + step])
+
+
 def batch(events: list[FaultEvent]) -> Batch:
     return Batch(batch_id="b", collector="c", tier="t", lane="standard", trigger="window",
                  opened_at=1.0, emitted_at=2.0, event_count=len(events), events=events)
@@ -95,8 +101,7 @@ def test_events_frame_hands_over_the_payload_it_was_decoded_from() -> None:
                   + encode_frame(COUNTERS, msgspec.msgpack.encode([("a", "b", 1.0)]))
                   + encode_frame(ord("?"), b"ignored")
                   + encode_events(events[:1]))
-        for start in range(0, len(stream), 7):  # frames split across reads
-            reader.data_received(stream[start:start + 7])
+        feed(reader, stream, 7)  # frames split across reads
 
     asyncio.run(run())
     assert [[e.event_id for e in events] for events, _ in got] == [["e0", "e1", "e2"], ["e0"]]
@@ -106,3 +111,39 @@ def test_events_frame_hands_over_the_payload_it_was_decoded_from() -> None:
             batch([event(n, severity=4) for n in range(len(events))]))
     assert counters == [[("a", "b", 1.0)]]
     assert EVENTS != COUNTERS
+
+
+def test_large_frames_and_reads_of_any_size() -> None:
+    """A ~6 MB frame and small ones, in reads of 1 byte to 1 MiB, give the same frames."""
+    big = [event(n, severity=4) for n in range(2000)]
+    for e in big:
+        e.message = "x" * 3000  # ~6 MB frame: past SHRINK_ABOVE too
+    last = encode_events([event(0, severity=4)])
+    stream = encode_events(big) + encode_events([event(n, severity=4) for n in range(3)]) + last
+
+    async def run(step: int) -> list[list[str]]:
+        got: list[list[str]] = []
+        reader = UplinkReader(lambda evs, payload: got.append([e.event_id for e in evs]),
+                              lambda values: None)
+        feed(reader, stream if step > 1 else last, step)
+        return got
+
+    for step in (1, 4096, 65536, 1 << 20):
+        got = asyncio.run(run(step))
+        if step == 1:  # the last frame alone, byte by byte
+            assert got == [["e0"]]
+        else:
+            assert [len(g) for g in got] == [2000, 3, 1]
+
+
+async def test_a_frame_with_an_impossible_length_closes_the_uplink() -> None:
+    main, worker = socket.socketpair()
+    got: list[FaultEvent] = []
+    transport = await _reader(main, got)
+    worker.sendall(b"\x00\x00\x00\x00" + encode_events([event(1, severity=4)]))
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if transport.is_closing():
+            break
+    assert transport.is_closing() and not got
+    worker.close()

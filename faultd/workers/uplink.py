@@ -113,13 +113,22 @@ class UplinkWriter:
 
 
 class UplinkReader(asyncio.Protocol):
-    """Main side: one per worker; decodes frames and dispatches them."""
+    """Main side: one per worker; decodes frames and dispatches them.
+
+    (Reading through asyncio.BufferedProtocol in 64 KiB bites, to keep loop
+    iterations short under a storm, made no measurable difference to the critical
+    lane's latency; bench/RESULTS.md, round 4.)
+    """
 
     def __init__(self, on_events: OnEvents, on_counters: Callable[[CounterValues], None]) -> None:
         self._on_events = on_events
         self._on_counters = on_counters
         self._buffer = bytearray()
+        self._transport: asyncio.BaseTransport | None = None
         self.closed = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
@@ -128,8 +137,11 @@ class UplinkReader(asyncio.Protocol):
         while len(buffer) - offset >= HEADER.size:
             (size,) = HEADER.unpack_from(buffer, offset)
             if size > MAX_FRAME or size == 0:
+                # The stream is out of step: nothing after this can be trusted.
                 log.error("worker uplink sent a %d-byte frame; closing it", size)
                 buffer.clear()
+                if self._transport is not None:
+                    self._transport.close()  # the worker exits; the supervisor restarts it
                 return
             end = offset + HEADER.size + size
             if len(buffer) < end:
