@@ -38,6 +38,7 @@ from faultd.dispatch.dispatcher import Dispatcher
 from faultd.dispatch.sinks import FileSink, HttpSink, Sink
 from faultd.gcpolicy import settle_heap
 from faultd.intake import Intake
+from faultd.mallocpolicy import tune_malloc
 from faultd.observe.fastmetrics import FastChild
 from faultd.observe.http import ObservabilityServer
 from faultd.observe.logsetup import setup_logging
@@ -191,7 +192,8 @@ class Daemon:
             self._tasks.append(asyncio.create_task(coro, name=name))
         self.notifier.set_status_provider(self._status_line)
         frozen = settle_heap()  # startup objects out of every later full GC pass
-        log.debug("gc: %d startup objects frozen", frozen)
+        log.debug("gc: %d startup objects frozen; malloc thresholds %s", frozen,
+                  "set" if tune_malloc() else "left as they are")
         self.ready = True
         self.notifier.ready(self._status_line())
         log.info("faultd %s ready: %s; native modules %s", __version__, ", ".join(

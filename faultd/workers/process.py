@@ -22,6 +22,7 @@ from pathlib import Path
 from faultd.config import Config, load_config
 from faultd.gcpolicy import settle_heap
 from faultd.intake import Intake
+from faultd.mallocpolicy import tune_malloc
 from faultd.observe.logsetup import setup_logging
 from faultd.observe.metrics import Metrics
 from faultd.sources.syslog import SyslogIngest
@@ -73,6 +74,7 @@ async def _serve(config: Config, index: int, uplink_fd: int, critical_fd: int | 
         snmp.protocol = protocol
         sources.append(protocol)
     settle_heap()  # startup objects out of every later full GC pass
+    tune_malloc()  # frames and their payloads: keep freed heap (faultd.mallocpolicy)
     uplink.send_counters(snapshot(metrics))  # first report = listeners bound
     while not stop.is_set():
         try:
