@@ -9,6 +9,8 @@ prometheus Metrics) but without sockets, so each stage can be timed alone:
           SyslogNormalizer.normalize | SyslogIngest.on_message (+ ...) |
           pipeline: on_message + intake journal + JSON encode and settle of each
           batch (batches of 1,000, so a --callgrind run of 3,000 sees them) |
+          worker side of `workers: N`: datagrams through the UDP protocol, parsing,
+          normalising and the intake to the uplink writer (frames of 64) |
           main side of `workers: N`: a receive worker's uplink frame of 64 events
           decoded -> intake -> accumulator + journal -> JSON and settle (per event)
 
@@ -169,6 +171,7 @@ def syslog_stages() -> list[Stage]:
          lambda d: normalizer.normalize(d, "192.0.2.1", RECEIVED_AT), lines),
         ("on_message (all-in)", lambda d: ingest.on_message(d, SENDER), lines),
         ("pipeline (+journal, JSON)", _with_journal(), lines),
+        ("worker: datagram to frame", *_worker_side()),
         ("main: worker frame (+journal)", *_main_side()),
     ]  # fmt: skip
 
@@ -195,7 +198,55 @@ def _with_journal() -> Callable[[bytes], None]:
 
 
 FRAME_EVENTS = 64
-MESSAGES_PER_ITEM = {"main: worker frame (+journal)": FRAME_EVENTS}
+MESSAGES_PER_ITEM = {"main: worker frame (+journal)": FRAME_EVENTS,
+                     "worker: datagram to frame": FRAME_EVENTS}
+
+
+class _Uplink:
+    """A write transport that only counts (the worker's uplink socket, minus the socket)."""
+
+    def __init__(self) -> None:
+        self.written = 0
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+def _worker_side() -> tuple[Callable[[list[bytes]], None], list[list[bytes]]]:
+    """A receive worker of `workers: N`: datagrams as uvloop hands them to the UDP
+    protocol, through parsing, normalising and the intake, to the uplink writer,
+    which frames them once per loop iteration (here: one per FRAME_EVENTS datagrams).
+    Everything the worker does per message but the socket reads and writes."""
+    from faultd.sources.udp import DatagramSource
+    from faultd.workers import uplink
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+    async def make_writer() -> uplink.UplinkWriter:  # it wants a running loop
+        return uplink.UplinkWriter(_Uplink(), lambda n: None)  # type: ignore[arg-type]
+
+    writer = loop.run_until_complete(make_writer())
+    metrics = Metrics()
+    intake = Intake(writer.send, writer.has_capacity, metrics, {})
+    ingest = SyslogIngest(SyslogConfig(), intake, metrics)
+    protocol = DatagramSource("syslog", ingest.on_message)
+    lines = load.syslog_datagrams(20000)
+    chunks = [lines[i:i + FRAME_EVENTS] for i in range(0, len(lines), FRAME_EVENTS)]
+    received = protocol.datagram_received
+
+    def work(chunk: list[bytes]) -> None:
+        for data in chunk:
+            received(data, SENDER)
+        loop.run_until_complete(asyncio.sleep(0))  # the loop turn that runs the flush
+
+    return work, chunks
 
 
 def _main_side() -> tuple[Callable[[bytes], None], list[bytes]]:
