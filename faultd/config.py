@@ -471,3 +471,39 @@ def changed_sections(old: Config, new: Config) -> set[str]:
     return {
         name for name in Config.__struct_fields__ if getattr(old, name) != getattr(new, name)
     }
+
+
+def keep_restart_only(old: Config, new: Config) -> tuple[Config, list[str]]:
+    """`new` with the keys a reload cannot apply set back to their running values, and
+    the names of those that differed (empty when there were none).
+
+    These are read once, at startup, by objects a reload does not rebuild: the spill
+    store, intake journal and memory monitor (where spill goes, through
+    `state_directory` too when `spill.directory` is unset; `spill.journal`, `fsync`,
+    `max_bytes`, `segment_max_bytes`, `memory_limit_bytes`), the raw ring
+    (`metrics.ring_size`), the batch envelopes' `collector_name`, and `bus` (the
+    role, its NATS connection and consumers).  Keeping them in the running config
+    means what the daemon reports and reads later is what it runs with.
+    """
+    names: list[str] = []
+    if old.collector_name != new.collector_name:
+        names.append("collector_name")
+    if old.bus != new.bus:
+        names.append("bus")
+    if old.metrics.ring_size != new.metrics.ring_size:
+        names.append("metrics.ring_size")
+    spill = new.spill
+    if old.spill_directory != new.spill_directory:
+        names.append("spill.directory" if old.spill.directory != spill.directory
+                     else "state_directory (for spill.directory)")
+        spill = msgspec.structs.replace(spill, directory=str(old.spill_directory))
+    for key in ("journal", "fsync", "max_bytes", "segment_max_bytes", "memory_limit_bytes"):
+        if getattr(old.spill, key) != getattr(spill, key):
+            names.append(f"spill.{key}")
+            spill = msgspec.structs.replace(spill, **{key: getattr(old.spill, key)})
+    if not names:
+        return new, names
+    metrics = msgspec.structs.replace(new.metrics, ring_size=old.metrics.ring_size)
+    kept = msgspec.structs.replace(new, collector_name=old.collector_name, bus=old.bus,
+                                   spill=spill, metrics=metrics)
+    return kept, names

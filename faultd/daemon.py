@@ -32,7 +32,14 @@ from faultd import __version__, native, systemd
 from faultd.accumulator import Accumulator
 from faultd.cancel import cancel_and_wait
 from faultd.clock import LoopClock
-from faultd.config import Config, ConfigError, changed_sections, load_config, parse_hostport
+from faultd.config import (
+    Config,
+    ConfigError,
+    changed_sections,
+    keep_restart_only,
+    load_config,
+    parse_hostport,
+)
 from faultd.config_secrets import secret_file_warnings
 from faultd.dispatch.dispatcher import Dispatcher
 from faultd.dispatch.sinks import FileSink, HttpSink, Sink
@@ -395,6 +402,10 @@ class Daemon:
                 log.error("reload refused, keeping the running config: %s", error)
             self.metrics.config_reload_success.set(0)
             return False
+        new, restart_only = keep_restart_only(self.config, new)
+        if restart_only:
+            log.warning("reload: %s changed; applied at the next restart (the running "
+                        "values stay until then)", ", ".join(restart_only))
         self.notifier.reloading()
         try:
             complete = await self._apply(new)

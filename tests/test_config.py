@@ -10,6 +10,7 @@ from faultd.config import (
     ConfigError,
     changed_sections,
     config_from_mapping,
+    keep_restart_only,
     load_config,
     parse_hostport,
 )
@@ -120,3 +121,41 @@ def test_changed_sections() -> None:
     a = config_from_mapping({})
     b = config_from_mapping({"dispatch": {"timeout_seconds": 3}})
     assert changed_sections(a, b) == {"dispatch"}
+
+
+def test_keep_restart_only_names_and_reverts_what_a_reload_cannot_apply(tmp_path: Path) -> None:
+    old = config_from_mapping({"state_directory": str(tmp_path / "a"), "collector_name": "c1"})
+    same, names = keep_restart_only(old, old)
+    assert same is old and names == []
+
+    new = config_from_mapping({
+        "state_directory": str(tmp_path / "b"), "collector_name": "c2",
+        "bus": {"role": "collector", "servers": ["nats://127.0.0.1:4222"]},
+        "spill": {"fsync": "never", "journal": False, "max_bytes": 1 << 30},
+        "metrics": {"ring_size": 5, "debug_endpoints": False},
+        "accumulator": {"critical_window_seconds": 0.5},
+    })
+    kept, names = keep_restart_only(old, new)
+    assert names == ["collector_name", "bus", "metrics.ring_size",
+                     "state_directory (for spill.directory)", "spill.journal", "spill.fsync",
+                     "spill.max_bytes"]
+    # the running values stay; everything else is the new file's
+    assert (kept.collector_name, kept.bus, kept.metrics.ring_size) == (
+        "c1", old.bus, old.metrics.ring_size)
+    assert kept.spill_directory == old.spill_directory
+    assert (kept.spill.fsync, kept.spill.journal, kept.spill.max_bytes) == (
+        old.spill.fsync, old.spill.journal, old.spill.max_bytes)
+    assert kept.state_directory == str(tmp_path / "b")
+    assert kept.metrics.debug_endpoints is False
+    assert kept.accumulator.critical_window_seconds == 0.5
+    # applied again, nothing is left to name
+    assert keep_restart_only(old, kept)[1] == []
+
+
+def test_keep_restart_only_names_an_explicit_spill_directory(tmp_path: Path) -> None:
+    old = config_from_mapping({"state_directory": str(tmp_path)})
+    new = config_from_mapping({"state_directory": str(tmp_path),
+                               "spill": {"directory": str(tmp_path / "elsewhere")}})
+    kept, names = keep_restart_only(old, new)
+    assert names == ["spill.directory"]
+    assert kept.spill_directory == old.spill_directory

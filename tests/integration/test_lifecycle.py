@@ -63,6 +63,33 @@ async def test_sighup_changes_window_live_and_survives_a_broken_file(
         assert await proc.wait_exit(15) == 0
 
 
+async def test_sighup_names_what_only_a_restart_applies_and_keeps_it(
+        tmp_path: Path, endpoint: RecordingEndpoint) -> None:
+    raw, port = process_config(tmp_path, endpoint.url, window=30)
+    proc = DaemonProcess(tmp_path, raw)
+    proc.start()
+    try:
+        await proc.wait_log("ready")
+        # The window applies live; the collector name and spill.fsync only at a restart.
+        raw["accumulator"]["tiers"][0]["window_seconds"] = 0.5
+        raw["accumulator"]["adaptive"] = {"min_window_seconds": 0.25}
+        raw["collector_name"] = "renamed"
+        raw["spill"] = {"fsync": "never"}
+        proc.write_config(raw)
+        mark = len(proc.log())
+        proc.signal(signal.SIGHUP)
+        await proc.wait_log("config reloaded", after=mark)
+        assert ("reload: collector_name, spill.fsync changed; applied at the next restart"
+                in proc.log()[mark:])
+        sock = udp_sender(("127.0.0.1", port))
+        sock.send(line("after reload"))
+        await endpoint.wait_for(lambda: endpoint.accepted, timeout=10)
+        assert endpoint.accepted[0]["collector"] == "test-collector"
+    finally:
+        proc.signal(signal.SIGTERM)
+        assert await proc.wait_exit(15) == 0
+
+
 async def test_sigterm_delivers_what_is_queued(tmp_path: Path,
                                                endpoint: RecordingEndpoint) -> None:
     raw, port = process_config(tmp_path, endpoint.url, window=60)
