@@ -264,7 +264,7 @@ def _main_side() -> tuple[Callable[[bytes], None], list[bytes]]:
     state = Path(tempfile.mkdtemp(prefix="faultd-hotpath-"))
     journal = IntakeJournal(state / "journal", clock=_Clock(), fsync="never")
     intake, _, _ = _pipeline(journal, max_batch_size=1000)
-    submit = intake.submit
+    submit = getattr(intake, "submit_aliased", intake.submit)  # as the daemon does
     if hasattr(uplink, "encode_events"):  # the frame's bytes go to the journal as they are
         frames = [uplink.encode_events(c) for c in chunks]
 

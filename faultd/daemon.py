@@ -256,8 +256,8 @@ class Daemon:
 
     def _worker_events(self, events: list[FaultEvent], payload: bytes) -> None:
         """A receive worker's frame: the journal keeps its bytes rather than encode the
-        queued events again."""
-        submit = self.intake.submit
+        queued events again.  The worker applied the node aliases already."""
+        submit = self.intake.submit_aliased
         journal = self.journal
         if journal is None:
             for event in events:

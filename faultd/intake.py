@@ -34,6 +34,11 @@ class Intake:
             alias = self.aliases.get(event.node_id)
             if alias is not None:
                 event.node_id = alias
+        return self.submit_aliased(event)
+
+    def submit_aliased(self, event: FaultEvent) -> bool:
+        """`submit` for an event whose alias is applied already (a receive worker's
+        Intake did it): one alias step, as in a single process, never two."""
         self._accepted[event.source].inc()
         if self.forward is not None:
             return self.forward(event)

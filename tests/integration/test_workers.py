@@ -58,6 +58,23 @@ async def test_two_workers_deliver_everything_and_fold_across_workers(
     assert folded["duplicates"] == 15
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_node_aliases_take_one_step_with_or_without_workers(
+        tmp_path: Path, endpoint: RecordingEndpoint, workers: int) -> None:
+    """A chained map (a -> b, b -> c) renames a to b, as one process does: the main
+    process does not apply the aliases again to what a worker renamed."""
+    port = free_port()
+    raw = base_config(tmp_path, endpoint.url, workers=workers,
+                      syslog={"listen": f"127.0.0.1:{port}"},
+                      node_aliases={"edge-a": "edge-b", "edge-b": "edge-c"})
+    async with running_daemon(tmp_path, raw):
+        (sock,) = senders(1, port)
+        sock.send(line("edge-a", "link down"))
+        sock.send(line("edge-b", "link down"))
+        await endpoint.wait_for(lambda: endpoint.represented() >= 2, timeout=20)
+    assert sorted(e["node_id"] for e in endpoint.events()) == ["edge-b", "edge-c"]
+
+
 async def test_a_killed_worker_is_restarted(tmp_path: Path, endpoint: RecordingEndpoint) -> None:
     port = free_port()
     raw = base_config(tmp_path, endpoint.url, workers=2,
