@@ -478,32 +478,45 @@ def keep_restart_only(old: Config, new: Config) -> tuple[Config, list[str]]:
     the names of those that differed (empty when there were none).
 
     These are read once, at startup, by objects a reload does not rebuild: the spill
-    store, intake journal and memory monitor (where spill goes, through
-    `state_directory` too when `spill.directory` is unset; `spill.journal`, `fsync`,
-    `max_bytes`, `segment_max_bytes`, `memory_limit_bytes`), the raw ring
-    (`metrics.ring_size`), the batch envelopes' `collector_name`, and `bus` (the
-    role, its NATS connection and consumers).  Keeping them in the running config
-    means what the daemon reports and reads later is what it runs with.
+    store, intake journal and memory monitor (where spill goes: `spill.directory`, or
+    `state_directory` when that is unset; `spill.journal`, `fsync`, `max_bytes`,
+    `segment_max_bytes`, `memory_limit_bytes`), the raw ring (`metrics.ring_size`),
+    the batch envelopes' `collector_name`, `bus` (the role, its NATS connection and
+    consumers), whether the overflow sink exists (`accumulator.overflow` to or from
+    `spill`; between the two drop policies it applies live) and whether there are
+    receive worker processes at all (`workers` between 1 and more; between two
+    counts above 1 it applies live).  Keeping them in the running config means what
+    the daemon reports and reads later is what it runs with.
     """
     names: list[str] = []
+    changes: dict[str, Any] = {}
     if old.collector_name != new.collector_name:
         names.append("collector_name")
+        changes["collector_name"] = old.collector_name
     if old.bus != new.bus:
         names.append("bus")
+        changes["bus"] = old.bus
+    if (old.workers > 1) != (new.workers > 1):
+        names.append("workers (between 1 and more)")
+        changes["workers"] = old.workers
+    if (old.accumulator.overflow == "spill") != (new.accumulator.overflow == "spill"):
+        names.append("accumulator.overflow (to or from spill)")
+        changes["accumulator"] = msgspec.structs.replace(
+            new.accumulator, overflow=old.accumulator.overflow)
     if old.metrics.ring_size != new.metrics.ring_size:
         names.append("metrics.ring_size")
+        changes["metrics"] = msgspec.structs.replace(new.metrics,
+                                                     ring_size=old.metrics.ring_size)
     spill = new.spill
     if old.spill_directory != new.spill_directory:
-        names.append("spill.directory" if old.spill.directory != spill.directory
-                     else "state_directory (for spill.directory)")
+        names.append("the spill location (spill.directory, or state_directory)")
         spill = msgspec.structs.replace(spill, directory=str(old.spill_directory))
     for key in ("journal", "fsync", "max_bytes", "segment_max_bytes", "memory_limit_bytes"):
         if getattr(old.spill, key) != getattr(spill, key):
             names.append(f"spill.{key}")
             spill = msgspec.structs.replace(spill, **{key: getattr(old.spill, key)})
+    if spill is not new.spill:
+        changes["spill"] = spill
     if not names:
         return new, names
-    metrics = msgspec.structs.replace(new.metrics, ring_size=old.metrics.ring_size)
-    kept = msgspec.structs.replace(new, collector_name=old.collector_name, bus=old.bus,
-                                   spill=spill, metrics=metrics)
-    return kept, names
+    return msgspec.structs.replace(new, **changes), names

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from faultd.config import (
+    Config,
     ConfigError,
     changed_sections,
     config_from_mapping,
@@ -137,8 +140,8 @@ def test_keep_restart_only_names_and_reverts_what_a_reload_cannot_apply(tmp_path
     })
     kept, names = keep_restart_only(old, new)
     assert names == ["collector_name", "bus", "metrics.ring_size",
-                     "state_directory (for spill.directory)", "spill.journal", "spill.fsync",
-                     "spill.max_bytes"]
+                     "the spill location (spill.directory, or state_directory)",
+                     "spill.journal", "spill.fsync", "spill.max_bytes"]
     # the running values stay; everything else is the new file's
     assert (kept.collector_name, kept.bus, kept.metrics.ring_size) == (
         "c1", old.bus, old.metrics.ring_size)
@@ -157,5 +160,38 @@ def test_keep_restart_only_names_an_explicit_spill_directory(tmp_path: Path) -> 
     new = config_from_mapping({"state_directory": str(tmp_path),
                                "spill": {"directory": str(tmp_path / "elsewhere")}})
     kept, names = keep_restart_only(old, new)
-    assert names == ["spill.directory"]
+    assert names == ["the spill location (spill.directory, or state_directory)"]
     assert kept.spill_directory == old.spill_directory
+    # the file put back as it was: nothing left to name
+    assert keep_restart_only(kept, old)[1] == []
+
+
+def test_keep_restart_only_workers_and_overflow_only_across_their_boundaries() -> None:
+    one = config_from_mapping({"workers": 1, "accumulator": {"overflow": "spill"}})
+    two = config_from_mapping({"workers": 2, "accumulator": {"overflow": "drop_newest"}})
+    kept, names = keep_restart_only(one, two)
+    assert names == ["workers (between 1 and more)",
+                     "accumulator.overflow (to or from spill)"]
+    assert (kept.workers, kept.accumulator.overflow) == (1, "spill")
+    # applied live: another worker count above 1, the other drop policy
+    four = config_from_mapping({"workers": 4, "accumulator": {"overflow": "drop_oldest"}})
+    kept, names = keep_restart_only(two, four)
+    assert names == [] and kept is four
+
+
+def test_the_shipped_file_documents_every_key() -> None:
+    """README: every key is documented in etc/faultd.yaml (set, or commented out)."""
+    shipped = (Path(__file__).parents[1] / "etc" / "faultd.yaml").read_text()
+    defaults = config_from_mapping({})
+    missing = []
+    for section in Config.__struct_fields__:
+        found = re.search(rf"^#? ?{section}:.*\n((?:[ #].*\n|\n)*)", shipped, re.MULTILINE)
+        if found is None:
+            missing.append(section)
+            continue
+        value = getattr(defaults, section)
+        if isinstance(value, msgspec.Struct):
+            block = found.group(1)
+            missing += [f"{section}.{key}" for key in type(value).__struct_fields__
+                        if not re.search(rf"^ +#? ?{key}:", block, re.MULTILINE)]
+    assert missing == []
