@@ -46,7 +46,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from faultd.workers.process import run_worker
 
-    return run_worker(Path(args.config), args.index, args.uplink_fd, args.critical_fd)
+    return run_worker(Path(args.config), args.index, args.uplink_fd, args.critical_fd,
+                      args.uplink_protocol)
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--index", type=int, required=True)
     worker.add_argument("--uplink-fd", type=int, required=True)
     worker.add_argument("--critical-fd", type=int)
+    worker.add_argument("--uplink-protocol", type=int)  # absent: a main process before 2
     worker.set_defaults(func=cmd_worker)
 
     for register in _extra_commands():

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import msgspec
+import pytest
 
 from faultd.event import Batch, FaultEvent, decode_relayed, encode_batch
 from faultd.workers.uplink import (
     COUNTERS,
     EVENTS,
+    PROTOCOL,
     UplinkReader,
     UplinkWriter,
     encode_events,
@@ -147,3 +152,24 @@ async def test_a_frame_with_an_impossible_length_closes_the_uplink() -> None:
             break
     assert transport.is_closing() and not got
     worker.close()
+
+
+@pytest.mark.parametrize("protocol", [None, PROTOCOL + 1])
+def test_a_worker_refuses_a_main_process_of_another_uplink_protocol(
+        tmp_path: Path, protocol: int | None) -> None:
+    """After a package upgrade under a running daemon, a worker the old main process
+    restarts runs the new code: it says so and exits instead of sending frames the
+    main process cannot read."""
+    config = tmp_path / "faultd.yaml"
+    config.write_text(f"state_directory: {tmp_path}\nsyslog: {{listen: '127.0.0.1:0'}}\n")
+    parent, child = socket.socketpair()
+    args = [sys.executable, "-m", "faultd", "worker", "--config", str(config),
+            "--index", "3", "--uplink-fd", str(child.fileno())]
+    if protocol is not None:
+        args += ["--uplink-protocol", str(protocol)]
+    with parent, child:
+        done = subprocess.run(args, pass_fds=[child.fileno()], capture_output=True,
+                              text=True, timeout=60)
+    assert done.returncode == 2
+    assert "faultd was upgraded while it ran; restart it" in done.stderr
+    assert f"uplink protocol {protocol or 1}, this code {PROTOCOL}" in done.stderr

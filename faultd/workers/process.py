@@ -28,7 +28,7 @@ from faultd.observe.metrics import Metrics
 from faultd.sources.syslog import SyslogIngest
 from faultd.sources.udp import DatagramSource, bind_udp, open_datagram_source
 from faultd.workers.counters import snapshot
-from faultd.workers.uplink import UplinkWriter
+from faultd.workers.uplink import PROTOCOL, UplinkWriter
 
 log = logging.getLogger("faultd.worker")
 
@@ -96,10 +96,15 @@ async def _serve(config: Config, index: int, uplink_fd: int, critical_fd: int | 
 
 
 def run_worker(config_path: Path, index: int, uplink_fd: int,
-               critical_fd: int | None = None) -> int:
+               critical_fd: int | None = None, protocol: int | None = PROTOCOL) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     config = load_config(config_path)
     setup_logging(config.logging.level, config.logging.format)
+    if protocol != PROTOCOL:
+        log.error("receive worker %d: the main process speaks uplink protocol %s, this "
+                  "code %d: faultd was upgraded while it ran; restart it (systemctl "
+                  "restart faultd)", index, protocol or 1, PROTOCOL)
+        return 2
     import uvloop
 
     return uvloop.run(_serve(config, index, uplink_fd, critical_fd))

@@ -24,7 +24,7 @@ from pathlib import Path
 from faultd.cancel import cancel_and_wait
 from faultd.observe.metrics import Metrics
 from faultd.workers.counters import CounterMerger
-from faultd.workers.uplink import OnEvents, UplinkReader
+from faultd.workers.uplink import PROTOCOL, OnEvents, UplinkReader
 
 log = logging.getLogger("faultd.workers")
 
@@ -78,7 +78,8 @@ class WorkerSupervisor:
         process = subprocess.Popen(  # noqa: ASYNC220 - fork/exec only, returns at once
             [sys.executable, "-m", "faultd", "worker", "--config", str(self.config_path),
              "--index", str(index), "--uplink-fd", str(child.fileno()),
-             "--critical-fd", str(critical_child.fileno())],
+             "--critical-fd", str(critical_child.fileno()),
+             "--uplink-protocol", str(PROTOCOL)],
             pass_fds=[child.fileno(), critical_child.fileno()])
         child.close()
         critical_child.close()

@@ -28,6 +28,10 @@ from faultd.event import FaultEvent, Severity, decode_relayed, encode_relayed
 
 log = logging.getLogger("faultd.workers")
 
+# The frame format's version, checked when a worker starts: bump it with any change
+# to frames or their payloads.  (A package upgrade leaves the running daemon alone,
+# and a worker it restarts runs the new code.)  2: attributes as JSON (ext type 1).
+PROTOCOL = 2
 HEADER = struct.Struct("!I")
 MAX_FRAME = 64 << 20
 FLUSH_EVENTS = 256  # a frame carries at most this many events
