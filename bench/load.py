@@ -163,6 +163,8 @@ class MmsgSender:
     """
 
     def __init__(self, datagrams: list[bytes]) -> None:
+        if not datagrams:
+            raise ValueError("MmsgSender needs at least one datagram")
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         self._sendmmsg = libc.sendmmsg
         self._sendmmsg.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int]

@@ -217,9 +217,10 @@ class IntakeJournal:
     def drop(self, event: FaultEvent) -> None:
         """An event was dropped on purpose (evicted, counted): do not bring it back.
 
-        Not yet written: it never will be.  Already written: it no longer holds its
-        segment open; only if the process crashes before that segment is deleted
-        can it come back (at-least-once; there are no tombstones).
+        It no longer holds a segment open.  Queued on its own and not yet written, it
+        never will be.  Otherwise it is in a record already, or in a worker frame
+        whose other events will write it: only if the process crashes before that
+        segment is deleted can it come back (at-least-once; there are no tombstones).
         """
         unwritten = [self._buffer, *(frame.events for frame in self._encoded)]
         if self._open is not None and self._open.segment is None:
