@@ -12,7 +12,8 @@ prometheus Metrics) but without sockets, so each stage can be timed alone:
           worker side of `workers: N`: datagrams through the UDP protocol, parsing,
           normalising and the intake to the uplink writer (frames of 64) |
           main side of `workers: N`: a receive worker's uplink frame of 64 events
-          decoded -> intake -> accumulator + journal -> JSON and settle (per event)
+          decoded -> intake -> accumulator + journal -> JSON and settle (per event) |
+          batch body: the dispatcher's sliced JSON body of a 5,000-event batch
 
 Inputs are e2e's: net-snmp-encoded v2c linkDown traps made distinct by
 load.distinct_traps (nothing folds), and the vendor corpus made distinct by a
@@ -173,6 +174,7 @@ def syslog_stages() -> list[Stage]:
         ("pipeline (+journal, JSON)", _with_journal(), lines),
         ("worker: datagram to frame", *_worker_side()),
         ("main: worker frame (+journal)", *_main_side()),
+        ("batch body, sliced (5,000)", *_batch_body()),
     ]  # fmt: skip
 
 
@@ -198,8 +200,29 @@ def _with_journal() -> Callable[[bytes], None]:
 
 
 FRAME_EVENTS = 64
+BODY_EVENTS = 5000
 MESSAGES_PER_ITEM = {"main: worker frame (+journal)": FRAME_EVENTS,
-                     "worker: datagram to frame": FRAME_EVENTS}
+                     "worker: datagram to frame": FRAME_EVENTS,
+                     "batch body, sliced (5,000)": BODY_EVENTS}
+
+
+def _batch_body() -> tuple[Callable[[Batch], bytes], list[Batch]]:
+    """The dispatcher's request body for a full e2e batch (5,000 normalised syslog
+    events), built in slices with a loop turn between them (faultd.dispatch.encode)."""
+    from faultd.dispatch.encode import encode_batch_sliced
+
+    normalizer = SyslogNormalizer(datetime.UTC)
+    events = [normalizer.normalize(d, "192.0.2.1", RECEIVED_AT)
+              for d in load.syslog_datagrams(BODY_EVENTS)]
+    batch = Batch(batch_id="b", collector="bench", tier="all", lane="standard",
+                  trigger="size", opened_at=RECEIVED_AT, emitted_at=RECEIVED_AT,
+                  event_count=len(events), events=events)
+    loop = asyncio.new_event_loop()
+
+    def work(item: Batch) -> bytes:
+        return loop.run_until_complete(encode_batch_sliced(item))
+
+    return work, [batch]
 
 
 class _Uplink:
