@@ -199,8 +199,9 @@ class Daemon:
             self._tasks.append(asyncio.create_task(coro, name=name))
         self.notifier.set_status_provider(self._status_line)
         frozen = settle_heap()  # startup objects out of every later full GC pass
+        tuned = tune_malloc()  # batch bodies: keep freed heap (faultd.mallocpolicy)
         log.debug("gc: %d startup objects frozen; malloc thresholds %s", frozen,
-                  "set" if tune_malloc() else "left as they are")
+                  "set" if tuned else "left as they are")
         self.ready = True
         self.notifier.ready(self._status_line())
         log.info("faultd %s ready: %s; native modules %s", __version__, ", ".join(
