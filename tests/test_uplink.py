@@ -122,7 +122,7 @@ def test_large_frames_and_reads_of_any_size() -> None:
     """A ~6 MB frame and small ones, in reads of 1 byte to 1 MiB, give the same frames."""
     big = [event(n, severity=4) for n in range(2000)]
     for e in big:
-        e.message = "x" * 3000  # ~6 MB frame: past SHRINK_ABOVE too
+        e.message = "x" * 3000  # a ~6 MB frame, split over many reads
     last = encode_events([event(0, severity=4)])
     stream = encode_events(big) + encode_events([event(n, severity=4) for n in range(3)]) + last
 
